@@ -1,0 +1,40 @@
+#!/usr/bin/env node
+import { readFileSync } from 'node:fs';
+import { Command, CommanderError } from 'commander';
+import { registerDemoCommand } from './demo-command.js';
+import { EXIT, EXIT_CODES_HELP, reportError } from './io.js';
+import { registerPlanCommands } from './plan-commands.js';
+
+const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as {
+  version: string;
+};
+
+export async function main(argv: string[]): Promise<number> {
+  let exitCode: number = EXIT.ok;
+  const setExit = (code: number) => {
+    exitCode = code;
+  };
+  const program = new Command()
+    .name('m2m')
+    .description(
+      'm2m node: agents buy and sell compute over Nostr, paid on a verified zero-knowledge proof',
+    )
+    .version(pkg.version)
+    .exitOverride()
+    .showHelpAfterError('(run with --help for usage)')
+    .addHelpText('after', EXIT_CODES_HELP);
+  registerPlanCommands(program, setExit);
+  registerDemoCommand(program, setExit);
+  const json = argv.includes('--json');
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      return error.exitCode === 0 ? EXIT.ok : EXIT.usage;
+    }
+    return reportError(error, json);
+  }
+  return exitCode;
+}
+
+process.exitCode = await main(process.argv.slice(2));

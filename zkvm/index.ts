@@ -1,0 +1,15 @@
+export * from './commitment/digest.js';
+export * from './commitment/merkle.js';
+export * from './errors.js';
+export * from './exec/data.js';
+export * from './exec/executor.js';
+export type { CanonicalRecord, Rec, Value } from './exec/values.js';
+export * from './numeric/decimal.js';
+export * from './plan/dag.js';
+export * from './plan/hash.js';
+export type { PlanIssue } from './plan/issues.js';
+export * from './plan/json-schema.js';
+export * from './plan/schema.js';
+export * from './plan/source.js';
+export * from './plan/typecheck.js';
+export * from './plan/validate.js';

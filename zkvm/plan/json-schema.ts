@@ -1,0 +1,15 @@
+import { z } from 'zod';
+import { ExecutionPlan } from './schema.js';
+
+/** The plan IR as JSON Schema (draft 2020-12), for tools outside TypeScript. */
+export function planJsonSchema(): Record<string, unknown> {
+  const schema = z.toJSONSchema(ExecutionPlan, { target: 'draft-2020-12' }) as Record<
+    string,
+    unknown
+  >;
+  return { $id: 'https://m2m.dev/schema/execution-plan-1.0.json', ...schema };
+}
+
+export function planJsonSchemaText(): string {
+  return `${JSON.stringify(planJsonSchema(), null, 2)}\n`;
+}

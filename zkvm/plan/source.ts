@@ -1,0 +1,145 @@
+import { isMap, isPair, isScalar, isSeq, LineCounter, type Node, parseDocument } from 'yaml';
+import { M2mError, type SourceLocation } from '../errors.js';
+
+/** Plans larger than this are refused before parsing (a plan is a program, not a data set). */
+export const MAX_PLAN_TEXT_BYTES = 1024 * 1024;
+
+export type PathSegment = string | number;
+export type PlanFormat = 'json' | 'yaml';
+
+/** The parsed JSON value of a plan text, plus a way back from a path to line:column. */
+export interface PlanSource {
+  value: unknown;
+  file: string;
+  locate(path: readonly PathSegment[], key?: string): SourceLocation | undefined;
+}
+
+export function detectFormat(file: string, text: string): PlanFormat {
+  if (/\.json$/i.test(file)) return 'json';
+  if (/\.ya?ml$/i.test(file)) return 'yaml';
+  return /^\s*[[{]/.test(text) ? 'json' : 'yaml';
+}
+
+/**
+ * Parses YAML or JSON into a JSON value. JSON text goes through JSON.parse for strict syntax and
+ * through the YAML parser (a superset) for node positions.
+ */
+export function parsePlanText(
+  text: string,
+  file = '<input>',
+  format = detectFormat(file, text),
+): PlanSource {
+  if (Buffer.byteLength(text, 'utf8') > MAX_PLAN_TEXT_BYTES) {
+    throw new M2mError('PLAN_TOO_LARGE', `plan text is larger than ${MAX_PLAN_TEXT_BYTES} bytes`, {
+      location: { file, line: 1, column: 1 },
+    });
+  }
+  const lineCounter = new LineCounter();
+  const toLocation = (offset: number): SourceLocation => {
+    const { line, col } = lineCounter.linePos(offset);
+    return { file, line, column: col };
+  };
+  if (format === 'json') {
+    try {
+      JSON.parse(text);
+    } catch (cause) {
+      const message = cause instanceof Error ? cause.message : String(cause);
+      const position = /position (\d+)/.exec(message);
+      const offset = position === null ? 0 : Number(position[1]);
+      // Positions are needed before the YAML pass below, so count lines directly.
+      const before = text.slice(0, offset).split('\n');
+      throw new M2mError('PLAN_SYNTAX', `malformed JSON: ${message}`, {
+        location: { file, line: before.length, column: (before.at(-1)?.length ?? 0) + 1 },
+        cause,
+      });
+    }
+  }
+  const doc = parseDocument(text, { lineCounter, uniqueKeys: true, prettyErrors: false });
+  const firstError = doc.errors[0];
+  if (firstError !== undefined) {
+    throw new M2mError(
+      'PLAN_SYNTAX',
+      `malformed ${format.toUpperCase()}: ${firstError.message.split('\n')[0]}`,
+      {
+        location: toLocation(firstError.pos[0]),
+      },
+    );
+  }
+  const value: unknown = doc.toJS({ maxAliasCount: 64 });
+  const locateNode = (path: readonly PathSegment[], key?: string): Node | undefined => {
+    let node: unknown = doc.contents;
+    const segments = key === undefined ? path : [...path, key];
+    for (let i = 0; i < segments.length; i++) {
+      const segment = segments[i];
+      if (isMap(node)) {
+        const pair = node.items.find(
+          (item) => isPair(item) && isScalar(item.key) && item.key.value === segment,
+        );
+        if (pair === undefined) break;
+        // For an unknown key, point at the key itself rather than its value.
+        node = key !== undefined && i === segments.length - 1 ? pair.key : (pair.value ?? pair.key);
+      } else if (isSeq(node) && typeof segment === 'number' && node.items[segment] !== undefined) {
+        node = node.items[segment];
+      } else {
+        break;
+      }
+    }
+    return node as Node | undefined;
+  };
+  assertJsonCompatible(value, [], (path) => {
+    const node = locateNode(path);
+    return node?.range ? toLocation(node.range[0]) : undefined;
+  });
+  return {
+    value,
+    file,
+    locate(path, key) {
+      const node = locateNode(path, key);
+      return node?.range ? toLocation(node.range[0]) : { file, line: 1, column: 1 };
+    },
+  };
+}
+
+/** YAML can express values JSON cannot (.inf, .nan, binary); plans must stay JSON. */
+function assertJsonCompatible(
+  value: unknown,
+  path: PathSegment[],
+  locate: (path: PathSegment[]) => SourceLocation | undefined,
+): void {
+  if (value === null || typeof value === 'string' || typeof value === 'boolean') return;
+  if (typeof value === 'number') {
+    if (Number.isFinite(value)) return;
+    throw new M2mError('PLAN_SYNTAX', `${value} is not a JSON number`, { location: locate(path) });
+  }
+  if (Array.isArray(value)) {
+    value.forEach((item, index) => {
+      assertJsonCompatible(item, [...path, index], locate);
+    });
+    return;
+  }
+  if (typeof value === 'object' && Object.getPrototypeOf(value) === Object.prototype) {
+    for (const [key, item] of Object.entries(value))
+      assertJsonCompatible(item, [...path, key], locate);
+    return;
+  }
+  throw new M2mError('PLAN_SYNTAX', 'value is not representable in JSON', {
+    location: locate(path),
+  });
+}
+
+/** A plan given as an object (API callers): no text, so locations are JSON paths only. */
+export function planSourceFromValue(value: unknown, file = '<object>'): PlanSource {
+  return { value, file, locate: () => undefined };
+}
+
+export function formatPath(path: readonly PathSegment[]): string {
+  return path.reduce<string>(
+    (out, segment) =>
+      typeof segment === 'number'
+        ? `${out}[${segment}]`
+        : out === ''
+          ? segment
+          : `${out}.${segment}`,
+    '',
+  );
+}
