@@ -7,7 +7,7 @@ export function planJsonSchema(): Record<string, unknown> {
     string,
     unknown
   >;
-  return { $id: 'https://m2m.dev/schema/execution-plan-1.0.json', ...schema };
+  return { $id: 'urn:m2m:schema:execution-plan:1.0', ...schema };
 }
 
 export function planJsonSchemaText(): string {
