@@ -1,5 +1,5 @@
 import { writeFileSync } from 'node:fs';
-import type { Command } from 'commander';
+import { type Command, InvalidArgumentError } from 'commander';
 import { M2mError } from '../../zkvm/errors.js';
 import { coerceInput, type InputData } from '../../zkvm/exec/data.js';
 import { executePlan } from '../../zkvm/exec/executor.js';
@@ -7,6 +7,8 @@ import { planJsonSchemaText } from '../../zkvm/plan/json-schema.js';
 import type { DataInputStep, ExecutionPlan } from '../../zkvm/plan/schema.js';
 import {
   assertValidPlan,
+  DEFAULT_LIMIT_BOUNDS,
+  type LimitBounds,
   type PlanValidationResult,
   validatePlan,
 } from '../../zkvm/plan/validate.js';
@@ -34,8 +36,49 @@ export function readInputData(path: string, plan: ExecutionPlan): InputData {
   return raw as InputData;
 }
 
-export function loadValidPlan(file: string) {
-  return assertValidPlan(readText(file), { file });
+export function loadValidPlan(file: string, bounds: Partial<LimitBounds> = {}) {
+  return assertValidPlan(readText(file), { file, bounds });
+}
+
+interface BoundOptions {
+  boundCycles?: number;
+  boundMemory?: number;
+  boundOutput?: number;
+}
+
+const positiveInteger = (text: string): number => {
+  const n = Number(text);
+  if (!Number.isSafeInteger(n) || n <= 0)
+    throw new InvalidArgumentError('expected a positive integer');
+  return n;
+};
+
+/** The node's bounds on plan limits; a provider tightens them to what it will accept. */
+function withBoundOptions(command: Command): Command {
+  return command
+    .option(
+      '--bound-cycles <n>',
+      `largest limits.maxCycles accepted (default ${DEFAULT_LIMIT_BOUNDS.maxCycles})`,
+      positiveInteger,
+    )
+    .option(
+      '--bound-memory <bytes>',
+      `largest limits.maxMemoryBytes accepted (default ${DEFAULT_LIMIT_BOUNDS.maxMemoryBytes})`,
+      positiveInteger,
+    )
+    .option(
+      '--bound-output <bytes>',
+      `largest limits.maxOutputBytes accepted (default ${DEFAULT_LIMIT_BOUNDS.maxOutputBytes})`,
+      positiveInteger,
+    );
+}
+
+function boundsOf(opts: BoundOptions): Partial<LimitBounds> {
+  return {
+    ...(opts.boundCycles === undefined ? {} : { maxCycles: opts.boundCycles }),
+    ...(opts.boundMemory === undefined ? {} : { maxMemoryBytes: opts.boundMemory }),
+    ...(opts.boundOutput === undefined ? {} : { maxOutputBytes: opts.boundOutput }),
+  };
 }
 
 function printValidation(file: string, result: PlanValidationResult): void {
@@ -53,13 +96,16 @@ export function registerPlanCommands(program: Command, setExit: (code: number) =
     .command('plan')
     .description('validate, hash, run and describe execution plans');
 
-  plan
-    .command('validate')
+  withBoundOptions(plan.command('validate'))
     .description('check plans (YAML or JSON): schema, references, cycles, limits, types')
     .argument('<files...>', 'plan files')
     .option('--json', 'print results as JSON')
-    .action((files: string[], opts: { json?: boolean }) => {
-      const results = files.map((file) => ({ file, ...validatePlan(readText(file), { file }) }));
+    .action((files: string[], opts: { json?: boolean } & BoundOptions) => {
+      const bounds = boundsOf(opts);
+      const results = files.map((file) => ({
+        file,
+        ...validatePlan(readText(file), { file, bounds }),
+      }));
       if (opts.json) {
         printJson(results.map(({ plan: _plan, shapes: _shapes, ...rest }) => rest));
       } else {
@@ -105,15 +151,14 @@ export function registerPlanCommands(program: Command, setExit: (code: number) =
       setExit(inputs.every((i) => i.matches !== false) ? EXIT.ok : EXIT.rejected);
     });
 
-  plan
-    .command('run')
+  withBoundOptions(plan.command('run'))
     .description('execute a plan over input data with the reference executor')
     .argument('<file>', 'plan file')
     .requiredOption('--data <file>', 'input data: {"<data-input step id>": [records]}')
     .option('--json', 'print the result as JSON')
     .option('--out <file>', 'also write the JSON result to a file')
-    .action((file: string, opts: { data: string; json?: boolean; out?: string }) => {
-      const validated = loadValidPlan(file);
+    .action((file: string, opts: { data: string; json?: boolean; out?: string } & BoundOptions) => {
+      const validated = loadValidPlan(file, boundsOf(opts));
       const data = readInputData(opts.data, validated.plan);
       const progress = !opts.json && process.stderr.isTTY;
       const result = executePlan(validated, data, {

@@ -120,3 +120,13 @@ describe('m2m plan (CLI)', () => {
     expect(r.stdout).toContain(`${examples.length} passed, 0 failed`);
   });
 });
+
+describe('m2m plan bounds', () => {
+  it('--bound-cycles refuses a plan whose maxCycles is above it', () => {
+    const plan = examples[0]?.planFile as string;
+    const r = m2m('plan', 'validate', plan, '--bound-cycles', '1000');
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/:\d+:\d+: error PLAN_LIMIT_OUT_OF_BOUNDS: limits\.maxCycles/);
+    expect(m2m('plan', 'validate', plan, '--bound-cycles', 'lots').code).toBe(2);
+  });
+});

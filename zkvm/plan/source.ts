@@ -3,6 +3,15 @@ import { M2mError, type SourceLocation } from '../errors.js';
 
 /** Plans larger than this are refused before parsing (a plan is a program, not a data set). */
 export const MAX_PLAN_TEXT_BYTES = 1024 * 1024;
+/** Deepest nesting of arrays/objects a plan may have; real plans stay far below it. */
+export const MAX_PLAN_DEPTH = 128;
+
+const tooDeep = (location: SourceLocation | undefined) =>
+  new M2mError(
+    'PLAN_TOO_DEEP',
+    `plan nests deeper than ${MAX_PLAN_DEPTH} levels; flatten the expression into map steps`,
+    { location },
+  );
 
 export type PathSegment = string | number;
 export type PlanFormat = 'json' | 'yaml';
@@ -44,6 +53,7 @@ export function parsePlanText(
       JSON.parse(text);
     } catch (cause) {
       const message = cause instanceof Error ? cause.message : String(cause);
+      if (cause instanceof RangeError) throw tooDeep({ file, line: 1, column: 1 });
       const position = /position (\d+)/.exec(message);
       const offset = position === null ? 0 : Number(position[1]);
       // Positions are needed before the YAML pass below, so count lines directly.
@@ -56,6 +66,8 @@ export function parsePlanText(
   }
   const doc = parseDocument(text, { lineCounter, uniqueKeys: true, prettyErrors: false });
   const firstError = doc.errors[0];
+  if (firstError?.message.includes('Maximum call stack'))
+    throw tooDeep(toLocation(firstError.pos[0]));
   if (firstError !== undefined) {
     throw new M2mError(
       'PLAN_SYNTAX',
@@ -65,7 +77,17 @@ export function parsePlanText(
       },
     );
   }
-  const value: unknown = doc.toJS({ maxAliasCount: 64 });
+  let value: unknown;
+  try {
+    value = doc.toJS({ maxAliasCount: 64 });
+  } catch (cause) {
+    if (cause instanceof RangeError) throw tooDeep({ file, line: 1, column: 1 });
+    throw new M2mError(
+      'PLAN_SYNTAX',
+      `malformed ${format.toUpperCase()}: ${(cause as Error).message}`,
+      { cause },
+    );
+  }
   const locateNode = (path: readonly PathSegment[], key?: string): Node | undefined => {
     let node: unknown = doc.contents;
     const segments = key === undefined ? path : [...path, key];
@@ -106,6 +128,7 @@ function assertJsonCompatible(
   path: PathSegment[],
   locate: (path: PathSegment[]) => SourceLocation | undefined,
 ): void {
+  if (path.length > MAX_PLAN_DEPTH) throw tooDeep(locate(path));
   if (value === null || typeof value === 'string' || typeof value === 'boolean') return;
   if (typeof value === 'number') {
     if (Number.isFinite(value)) return;
@@ -129,6 +152,7 @@ function assertJsonCompatible(
 
 /** A plan given as an object (API callers): no text, so locations are JSON paths only. */
 export function planSourceFromValue(value: unknown, file = '<object>'): PlanSource {
+  assertJsonCompatible(value, [], () => undefined);
   return { value, file, locate: () => undefined };
 }
 
