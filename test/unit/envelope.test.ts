@@ -48,7 +48,7 @@ describe('proof envelope', () => {
 
   it('rejects a flipped proof byte with PROOF_HASH_MISMATCH', () => {
     const bytes = encodeEnvelope(envelope);
-    bytes[bytes.length - 10] ^= 0x01;
+    bytes.writeUInt8((bytes.at(-10) as number) ^ 0x01, bytes.length - 10);
     expect(codeOf(() => decodeEnvelope(bytes))).toBe('PROOF_HASH_MISMATCH');
   });
 

@@ -103,9 +103,7 @@ export function executePlan(
     throw new M2mError(
       'EXEC_LIMIT_OUTPUT',
       `output is ${outputBytes} bytes, over limits.maxOutputBytes = ${plan.limits.maxOutputBytes}`,
-      {
-        details: { outputBytes },
-      },
+      { stepId: plan.output.step, details: { outputBytes } },
     );
   }
   const outputHash = recordsRoot(output, meter);

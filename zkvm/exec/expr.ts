@@ -172,7 +172,13 @@ export function compileExpr(expr: Expr, ctx: CompileContext): Compiled {
       return unary(COST.textValue, (x) => formatValue(x));
     case 'toNumber':
       return unary(COST.textValue, (x) => {
-        const parsed = D.parseDecimal(x as string);
+        let parsed: bigint | undefined;
+        try {
+          parsed = D.parseDecimal(x as string);
+        } catch (error) {
+          if (!(error instanceof D.NumericError) || error.code !== 'DATA_PRECISION') throw error;
+          throw new M2mError('EXEC_INVALID_NUMBER', `toNumber: ${error.message}`);
+        }
         if (parsed === undefined)
           throw new M2mError(
             'EXEC_INVALID_NUMBER',

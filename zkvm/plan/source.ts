@@ -1,4 +1,15 @@
-import { isMap, isPair, isScalar, isSeq, LineCounter, type Node, parseDocument } from 'yaml';
+import { type ParseError, parse as parseJsonc, printParseErrorCode } from 'jsonc-parser';
+import {
+  isAlias,
+  isMap,
+  isPair,
+  isScalar,
+  isSeq,
+  LineCounter,
+  type Node,
+  parseDocument,
+  visit,
+} from 'yaml';
 import { M2mError, type SourceLocation } from '../errors.js';
 
 /** Plans larger than this are refused before parsing (a plan is a program, not a data set). */
@@ -52,13 +63,23 @@ export function parsePlanText(
     try {
       JSON.parse(text);
     } catch (cause) {
-      const message = cause instanceof Error ? cause.message : String(cause);
       if (cause instanceof RangeError) throw tooDeep({ file, line: 1, column: 1 });
-      const position = /position (\d+)/.exec(message);
-      const offset = position === null ? 0 : Number(position[1]);
-      // Positions are needed before the YAML pass below, so count lines directly.
+      // JSON.parse decides validity; jsonc-parser (strict settings) says where the error is,
+      // because V8's messages do not always carry a position.
+      const errors: ParseError[] = [];
+      parseJsonc(text, errors, {
+        disallowComments: true,
+        allowTrailingComma: false,
+        allowEmptyContent: false,
+      });
+      const first = errors[0];
+      const offset = first?.offset ?? 0;
       const before = text.slice(0, offset).split('\n');
-      throw new M2mError('PLAN_SYNTAX', `malformed JSON: ${message}`, {
+      const why =
+        first === undefined
+          ? (cause as Error).message
+          : describeJsonError(printParseErrorCode(first.error));
+      throw new M2mError('PLAN_SYNTAX', `malformed JSON: ${why}`, {
         location: { file, line: before.length, column: (before.at(-1)?.length ?? 0) + 1 },
         cause,
       });
@@ -82,10 +103,14 @@ export function parsePlanText(
     value = doc.toJS({ maxAliasCount: 64 });
   } catch (cause) {
     if (cause instanceof RangeError) throw tooDeep({ file, line: 1, column: 1 });
+    const aliasOffset = unresolvedAliasOffset(doc);
     throw new M2mError(
       'PLAN_SYNTAX',
       `malformed ${format.toUpperCase()}: ${(cause as Error).message}`,
-      { cause },
+      {
+        location: aliasOffset === undefined ? undefined : toLocation(aliasOffset),
+        cause,
+      },
     );
   }
   const locateNode = (path: readonly PathSegment[], key?: string): Node | undefined => {
@@ -121,6 +146,33 @@ export function parsePlanText(
     },
   };
 }
+
+/** Offset of the first alias whose anchor is not defined before it (yaml's toJS rejects those). */
+function unresolvedAliasOffset(doc: ReturnType<typeof parseDocument>): number | undefined {
+  let offset: number | undefined;
+  visit(doc, {
+    Alias(_key, node) {
+      if (isAlias(node) && node.resolve(doc) === undefined && offset === undefined)
+        offset = node.range?.[0];
+    },
+  });
+  return offset;
+}
+
+const JSON_ERROR_TEXT: Record<string, string> = {
+  InvalidSymbol: 'unexpected character (strings need double quotes)',
+  InvalidCommentToken: 'comments are not allowed in JSON',
+  PropertyNameExpected: 'expected a property name in double quotes (no trailing commas)',
+  ValueExpected: 'expected a value',
+  ColonExpected: 'expected ":"',
+  CommaExpected: 'expected ","',
+  CloseBraceExpected: 'expected "}"',
+  CloseBracketExpected: 'expected "]"',
+  EndOfFileExpected: 'unexpected text after the end of the document',
+  UnexpectedEndOfString: 'unterminated string',
+};
+
+const describeJsonError = (code: string): string => JSON_ERROR_TEXT[code] ?? code;
 
 /** YAML can express values JSON cannot (.inf, .nan, binary); plans must stay JSON. */
 function assertJsonCompatible(

@@ -276,13 +276,19 @@ function inferStep(
     );
   }
   const input: Shape = { fields: first.fields, single: first.single && rest.length === 0 };
-  const need = (name: string, path: PathSegment[]): ValueType | undefined =>
-    input.fields.get(name) ??
-    fail(
-      'PLAN_UNKNOWN_RECORD_FIELD',
-      `field "${name}" does not exist; records have ${describe(input.fields)}`,
-      path,
-    );
+  /** `path` is the full path of the field name in the plan (callers include `base`). */
+  const need = (name: string, path: PathSegment[]): ValueType | undefined => {
+    const type = input.fields.get(name);
+    if (type === undefined) {
+      issues.add(
+        'PLAN_UNKNOWN_RECORD_FIELD',
+        `step "${step.id}": field "${name}" does not exist; records have ${describe(input.fields)}`,
+        path,
+        step.id,
+      );
+    }
+    return type;
+  };
 
   switch (step.type) {
     case 'filter': {

@@ -187,7 +187,7 @@ function checkIds(plan: ExecutionPlan, errors: IssueList): void {
           ['steps', i, ...dep.path],
           step.id,
         );
-      } else if (dep.from === step.id) {
+      } else if (dep.from === step.id && firstIndex.get(step.id) === i) {
         errors.add(
           'PLAN_CYCLE',
           `step "${step.id}" depends on itself`,
@@ -263,15 +263,19 @@ function schemaIssues(error: z.ZodError, source: PlanSource): PlanIssue[] {
         stepId,
         location: key === undefined ? undefined : source.locate(at, key),
       });
+    // Whatever zod's complaint (type, union, discriminator, enum, literal), an absent key is
+    // reported as missing, at the object that lacks it.
+    if (issue.code !== 'unrecognized_keys' && path.length > 0 && valueAt(path) === undefined) {
+      push(
+        'PLAN_MISSING_FIELD',
+        `required key "${String(path.at(-1))}" is missing`,
+        path.slice(0, -1),
+      );
+      continue;
+    }
     switch (issue.code) {
       case 'invalid_type':
-        if (valueAt(path) === undefined)
-          push('PLAN_MISSING_FIELD', `required ${issue.expected} is missing`, path.slice(0, -1));
-        else
-          push(
-            'PLAN_WRONG_TYPE',
-            `expected ${issue.expected}, got ${describeValue(valueAt(path))}`,
-          );
+        push('PLAN_WRONG_TYPE', `expected ${issue.expected}, got ${describeValue(valueAt(path))}`);
         break;
       case 'unrecognized_keys':
         for (const key of issue.keys) push('PLAN_UNKNOWN_KEY', `unknown key "${key}"`, path, key);
@@ -303,7 +307,12 @@ function schemaIssues(error: z.ZodError, source: PlanSource): PlanIssue[] {
         break;
       }
       case 'invalid_value':
-        if (path.length === 1 && path[0] === 'version')
+        if (issue.values.every((v) => typeof v === 'string') && typeof valueAt(path) !== 'string')
+          push(
+            'PLAN_WRONG_TYPE',
+            `expected one of ${issue.values.join(', ')}, got ${describeValue(valueAt(path))}`,
+          );
+        else if (path.length === 1 && path[0] === 'version')
           push(
             'PLAN_UNSUPPORTED_VERSION',
             `version ${JSON.stringify(valueAt(path))} is not supported; this node reads "1.0"`,
