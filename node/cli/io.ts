@@ -35,6 +35,18 @@ export function readText(path: string): string {
   }
 }
 
+export function readFileBytes(path: string): Buffer {
+  try {
+    return readFileSync(path);
+  } catch (cause) {
+    throw new M2mError(
+      'IO_READ_FAILED',
+      `cannot read ${path}: ${(cause as NodeJS.ErrnoException).code ?? String(cause)}`,
+      { cause },
+    );
+  }
+}
+
 export function readJson(path: string): unknown {
   const text = readText(path);
   try {

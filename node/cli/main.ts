@@ -4,6 +4,8 @@ import { Command, CommanderError } from 'commander';
 import { registerDemoCommand } from './demo-command.js';
 import { EXIT, EXIT_CODES_HELP, reportError } from './io.js';
 import { registerPlanCommands } from './plan-commands.js';
+import { registerStarkCommands } from './stark-commands.js';
+import { registerZkvmCommands } from './zkvm-commands.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as {
   version: string;
@@ -24,6 +26,8 @@ export async function main(argv: string[]): Promise<number> {
     .showHelpAfterError('(run with --help for usage)')
     .addHelpText('after', EXIT_CODES_HELP);
   registerPlanCommands(program, setExit);
+  registerStarkCommands(program, setExit);
+  registerZkvmCommands(program, setExit);
   registerDemoCommand(program, setExit);
   const json = argv.includes('--json');
   try {
@@ -36,5 +40,11 @@ export async function main(argv: string[]): Promise<number> {
   }
   return exitCode;
 }
+
+// A reader that closes early (`m2m ... | head`) is not an error.
+process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+  if (error.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+  throw error;
+});
 
 process.exitCode = await main(process.argv.slice(2));
