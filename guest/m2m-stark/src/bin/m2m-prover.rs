@@ -102,6 +102,20 @@ fn limit_memory(_mb: u64) -> Result<(), Error> {
     ))
 }
 
+/// Peak resident memory of this process in bytes (Linux reports `ru_maxrss` in KiB).
+#[cfg(unix)]
+fn peak_memory_bytes() -> Option<u64> {
+    // SAFETY: getrusage writes only into the zeroed struct we pass.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    let rc = unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) };
+    (rc == 0).then(|| (usage.ru_maxrss.max(0) as u64).saturating_mul(1024))
+}
+
+#[cfg(not(unix))]
+fn peak_memory_bytes() -> Option<u64> {
+    None
+}
+
 fn read_request() -> Result<serde_json::Value, Error> {
     let mut buf = Vec::new();
     std::io::stdin()
@@ -151,7 +165,13 @@ fn main() {
     // any panic is reported as INTERNAL_ERROR.
     let result = std::panic::catch_unwind(|| protocol::handle(&args.command, &request));
     match result {
-        Ok(Ok(value)) => emit(&value),
+        Ok(Ok(mut value)) => {
+            if let (Some(bytes), serde_json::Value::Object(map)) = (peak_memory_bytes(), &mut value)
+            {
+                map.insert("peakMemoryBytes".into(), bytes.into());
+            }
+            emit(&value)
+        }
         Ok(Err(e)) => fail(&e),
         Err(_) => fail(&Error::new(
             ErrorCode::Internal,
