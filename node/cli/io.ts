@@ -24,15 +24,7 @@ Exit codes:
   70  internal error (a bug; please report it with the command line)`;
 
 export function readText(path: string): string {
-  try {
-    return readFileSync(path, 'utf8');
-  } catch (cause) {
-    throw new M2mError(
-      'IO_READ_FAILED',
-      `cannot read ${path}: ${(cause as NodeJS.ErrnoException).code ?? String(cause)}`,
-      { cause },
-    );
-  }
+  return readFileBytes(path).toString('utf8');
 }
 
 export function readFileBytes(path: string): Buffer {

@@ -9,6 +9,7 @@ import {
   envelopeToJson,
   readEnvelope,
 } from '../../zkvm/proof/envelope.js';
+import { codeOf } from '../support/errors.js';
 
 const envelope = createEnvelope({
   kind: 'plan',
@@ -22,15 +23,6 @@ const envelope = createEnvelope({
   metadata: { provingTimeMs: 1200, cyclesUsed: 65536, memoryUsed: 1 << 20 },
   proof: new Uint8Array(randomBytes(4096)),
 });
-
-const codeOf = (fn: () => unknown): string => {
-  try {
-    fn();
-  } catch (error) {
-    return error instanceof M2mError ? error.code : `untyped: ${String(error)}`;
-  }
-  return 'no error';
-};
 
 describe('proof envelope', () => {
   it('round-trips through binary and JSON', () => {

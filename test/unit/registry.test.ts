@@ -12,6 +12,7 @@ import {
   signMetadata,
 } from '../../zkvm/registry/metadata.js';
 import { ProgramRegistry } from '../../zkvm/registry/registry.js';
+import { codeOf } from '../support/errors.js';
 
 const authority = newAuthoritySecretKey();
 const stranger = newAuthoritySecretKey();
@@ -35,14 +36,6 @@ const open = (path?: string) =>
     embedded: [],
     ...(path ? { path } : {}),
   });
-const codeOf = (fn: () => unknown) => {
-  try {
-    fn();
-  } catch (error) {
-    return error instanceof M2mError ? error.code : `untyped: ${String(error)}`;
-  }
-  return 'no error';
-};
 
 describe('program registry', () => {
   it('registers programs signed by an authority, idempotently', () => {
