@@ -1,6 +1,5 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { M2mError } from '../../zkvm/errors.js';
 import {
   createEnvelope,
   decodeEnvelope,

@@ -3,7 +3,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
-import { M2mError } from '../../zkvm/errors.js';
 import {
   authorityPublicKey,
   newAuthoritySecretKey,
