@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
 # Tasks for the Rust workspace in guest/: build | test | lint.
+# `build` makes the m2m-prover binary (proving, as a child process) and the in-process verifier
+# addon $CARGO_TARGET_DIR/release/libm2m_stark_node.so (Node loads it with process.dlopen).
 # Builds go to a cache outside the clone ($CARGO_TARGET_DIR, default ~/.cache/m2m/cargo-target)
 # so reruns are fast; the first build on a new machine takes about 5 minutes on 2 cores.
 set -euo pipefail
@@ -11,7 +13,9 @@ if [ "$(uname -m)" = x86_64 ] && grep -qw avx2 /proc/cpuinfo && grep -qw bmi2 /p
   export RUSTFLAGS="${RUSTFLAGS:-} -C target-cpu=x86-64-v3"
 fi
 case "${1:-}" in
-  build) cargo build --release --locked --bin m2m-prover ;;
+  # One invocation over the whole workspace, like test and lint: a separate `-p` build would
+  # resolve other features for the shared miden crates and compile them a second time.
+  build) cargo build --release --locked --bin m2m-prover --lib ;;
   test) cargo test --release --locked ;;
   lint)
     cargo fmt --all -- --check

@@ -2,12 +2,14 @@ import { createHash, randomUUID } from 'node:crypto';
 import { canonicalJson } from '../commitment/digest.js';
 import { M2mError } from '../errors.js';
 import { createEnvelope, type ProofEnvelope } from '../proof/envelope.js';
+import { verifyInProcess } from '../prover/native-addon.js';
 import { callNativeProver, type NativeCallOptions } from '../prover/native-process.js';
 
 /**
  * Compliance proofs (seed design): prove that a private amount satisfies a policy, bound to the
  * public inputs of one VES event. `aml.threshold`: amount < threshold. `order_total.cap`:
- * amount <= cap. Proving and verifying run in the native prover (guest/m2m-stark).
+ * amount <= cap. Proving runs in the native prover's child process (guest/m2m-stark); verifying
+ * runs in process, through the napi addon (guest/m2m-stark-node).
  */
 export const POLICIES = {
   'aml.threshold': { param: 'threshold', relation: 'amount < threshold' },
@@ -84,6 +86,13 @@ export function generatePublicInputs(
   };
 }
 
+/** Statement errors from the prover get the STARK_ prefix; PROVER_* (infrastructure) pass through. */
+function starkError(error: unknown): never {
+  throw error instanceof M2mError && !error.code.startsWith('PROVER_')
+    ? new M2mError(`STARK_${error.code}`, error.message)
+    : error;
+}
+
 interface ProveResponse {
   programId: string;
   proof: string;
@@ -96,6 +105,8 @@ interface ProveResponse {
   policyLimit: string;
   securityBits: number;
   conjecturedSecurityBits: number;
+  /** Peak resident memory of the prover process. */
+  peakMemoryBytes?: number;
 }
 
 export interface ComplianceProof {
@@ -113,11 +124,7 @@ export async function proveCompliance(
     'compliance-prove',
     { publicInputs, amount: u64Text(amount, 'amount') },
     options,
-  ).catch((error: unknown) => {
-    throw error instanceof M2mError && !error.code.startsWith('PROVER_')
-      ? new M2mError(`STARK_${error.code}`, error.message)
-      : error;
-  });
+  ).catch(starkError);
   const envelope = createEnvelope({
     kind: 'compliance',
     backend: 'miden',
@@ -132,7 +139,7 @@ export async function proveCompliance(
     metadata: {
       provingTimeMs: Math.round(response.provingTimeMs),
       cyclesUsed: 0,
-      memoryUsed: 0,
+      memoryUsed: response.peakMemoryBytes ?? 0,
       securityBits: response.securityBits,
     },
     proof: new Uint8Array(Buffer.from(response.proof, 'base64')),
@@ -152,52 +159,69 @@ export interface ComplianceVerdict {
   programId?: string;
   publicInputsHash?: string;
   verifyTimeMs: number;
+  /** True when the proof was checked in this process (the napi addon), not by a child process. */
+  inProcess?: boolean;
 }
 
-/** Verifies a compliance proof against the public inputs the verifier trusts. Never throws for a bad proof. */
-export async function verifyCompliance(
+/**
+ * Runs one in-process verify command (the napi addon). A rejected proof is a verdict, never a
+ * throw; only PROVER_* (the addon missing or broken) is thrown.
+ */
+function verifyWith(
   envelope: ProofEnvelope,
-  publicInputs: CompliancePublicInputs,
-  options: NativeCallOptions = {},
-): Promise<ComplianceVerdict> {
+  kind: ProofEnvelope['kind'],
+  command: string,
+  request: unknown,
+): ComplianceVerdict {
   const started = process.hrtime.bigint();
   const elapsed = () => Number(process.hrtime.bigint() - started) / 1e6;
-  if (envelope.kind !== 'compliance')
+  if (envelope.kind !== kind) {
     return {
       valid: false,
-      reason: `expected a compliance proof, got a ${envelope.kind} proof`,
+      reason: `expected a ${kind} proof, got a ${envelope.kind} proof`,
       verifyTimeMs: elapsed(),
     };
+  }
   try {
-    const { response } = await callNativeProver<{ programId: string; publicInputsHash: string }>(
-      'compliance-verify',
-      {
-        publicInputs,
-        witnessCommitment: envelope.publicInputs.witnessCommitment,
-        proof: Buffer.from(envelope.proof).toString('base64'),
-        proofHash: envelope.proofHash,
-        programId: envelope.programId,
-        publicInputsHash: envelope.publicInputs.publicInputsHash,
-      },
-      options,
+    const response = verifyInProcess<{ programId: string; publicInputsHash?: string }>(
+      command,
+      request,
     );
     return {
       valid: true,
       programId: response.programId,
-      publicInputsHash: response.publicInputsHash,
+      ...(response.publicInputsHash === undefined
+        ? {}
+        : { publicInputsHash: response.publicInputsHash }),
       verifyTimeMs: elapsed(),
+      inProcess: true,
     };
   } catch (error) {
-    if (
-      error instanceof M2mError &&
-      !['PROVER_UNAVAILABLE', 'PROVER_CRASHED', 'PROVER_TIMEOUT', 'PROVER_MEMORY_LIMIT'].includes(
-        error.code,
-      )
-    ) {
-      return { valid: false, reason: `${error.code}: ${error.message}`, verifyTimeMs: elapsed() };
+    if (error instanceof M2mError && !error.code.startsWith('PROVER_')) {
+      return {
+        valid: false,
+        reason: `${error.code}: ${error.message}`,
+        verifyTimeMs: elapsed(),
+        inProcess: true,
+      };
     }
     throw error;
   }
+}
+
+/** Verifies a compliance proof against the public inputs the verifier trusts, in process. */
+export async function verifyCompliance(
+  envelope: ProofEnvelope,
+  publicInputs: CompliancePublicInputs,
+): Promise<ComplianceVerdict> {
+  return verifyWith(envelope, 'compliance', 'compliance-verify', {
+    publicInputs,
+    witnessCommitment: envelope.publicInputs.witnessCommitment,
+    proof: Buffer.from(envelope.proof).toString('base64'),
+    proofHash: envelope.proofHash,
+    programId: envelope.programId,
+    publicInputsHash: envelope.publicInputs.publicInputsHash,
+  });
 }
 
 export interface BatchMember {
@@ -231,11 +255,7 @@ export async function proveComplianceBatch(
     'compliance-batch-prove',
     request,
     options,
-  ).catch((error: unknown) => {
-    throw error instanceof M2mError && !error.code.startsWith('PROVER_')
-      ? new M2mError(`STARK_${error.code}`, error.message)
-      : error;
-  });
+  ).catch(starkError);
   const envelope = createEnvelope({
     kind: 'compliance-batch',
     backend: 'miden',
@@ -245,7 +265,7 @@ export async function proveComplianceBatch(
     metadata: {
       provingTimeMs: Math.round(response.provingTimeMs),
       cyclesUsed: 0,
-      memoryUsed: 0,
+      memoryUsed: response.peakMemoryBytes ?? 0,
       securityBits: response.securityBits,
     },
     proof: new Uint8Array(Buffer.from(response.proof, 'base64')),
@@ -257,35 +277,16 @@ export async function proveComplianceBatch(
   return { envelope, members };
 }
 
+/** Verifies a batch proof in process; same rules as verifyCompliance. */
 export async function verifyComplianceBatch(
   envelope: ProofEnvelope,
   members: BatchMember[],
-  options: NativeCallOptions = {},
 ): Promise<ComplianceVerdict> {
-  const started = process.hrtime.bigint();
-  const elapsed = () => Number(process.hrtime.bigint() - started) / 1e6;
-  if (envelope.kind !== 'compliance-batch')
-    return {
-      valid: false,
-      reason: `expected a batch proof, got a ${envelope.kind} proof`,
-      verifyTimeMs: elapsed(),
-    };
-  try {
-    const { response } = await callNativeProver<{ programId: string }>(
-      'compliance-batch-verify',
-      {
-        events: members,
-        proof: Buffer.from(envelope.proof).toString('base64'),
-        proofHash: envelope.proofHash,
-        programId: envelope.programId,
-        batchDigest: envelope.publicInputs.batchDigest,
-      },
-      options,
-    );
-    return { valid: true, programId: response.programId, verifyTimeMs: elapsed() };
-  } catch (error) {
-    if (error instanceof M2mError && !error.code.startsWith('PROVER_'))
-      return { valid: false, reason: `${error.code}: ${error.message}`, verifyTimeMs: elapsed() };
-    throw error;
-  }
+  return verifyWith(envelope, 'compliance-batch', 'compliance-batch-verify', {
+    events: members,
+    proof: Buffer.from(envelope.proof).toString('base64'),
+    proofHash: envelope.proofHash,
+    programId: envelope.programId,
+    batchDigest: envelope.publicInputs.batchDigest,
+  });
 }

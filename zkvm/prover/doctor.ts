@@ -1,4 +1,5 @@
 import { spawnSync } from 'node:child_process';
+import { nativeAddonStatus } from './native-addon.js';
 import { callNativeProver, findNativeProver, nativeProverCandidates } from './native-process.js';
 
 /** Whether a zkVM backend can be used on this machine, and why not. */
@@ -22,11 +23,16 @@ interface ProverInfo {
 export async function diagnoseBackends(): Promise<BackendStatus[]> {
   const statuses: BackendStatus[] = [];
   const binary = findNativeProver();
+  // Proving needs the binary (a killable child process); verifying needs the in-process addon.
+  const addon = nativeAddonStatus();
+  const verifier = addon.loadable
+    ? `; ${addon.detail}`
+    : `; in-process verifier NOT loadable, so verifying fails with PROVER_UNAVAILABLE: ${addon.detail}`;
   if (binary === undefined) {
     statuses.push({
       backend: 'miden',
       usable: false,
-      detail: `m2m-prover is not built; run \`npm run build:prover\` (looked in ${nativeProverCandidates().join(', ')})`,
+      detail: `m2m-prover is not built; run \`npm run build:prover\` (looked in ${nativeProverCandidates().join(', ')})${verifier}`,
       capabilities: [],
     });
   } else {
@@ -39,7 +45,7 @@ export async function diagnoseBackends(): Promise<BackendStatus[]> {
       statuses.push({
         backend: 'miden',
         usable: true,
-        detail: `${response.engine} ${response.engineVersion} via ${binary}, ${response.securityBits}-bit security`,
+        detail: `${response.engine} ${response.engineVersion} via ${binary}, ${response.securityBits}-bit security${verifier}`,
         capabilities: [
           'compliance:aml.threshold',
           'compliance:order_total.cap',
@@ -50,7 +56,7 @@ export async function diagnoseBackends(): Promise<BackendStatus[]> {
       statuses.push({
         backend: 'miden',
         usable: false,
-        detail: `${binary} does not answer: ${(error as Error).message}`,
+        detail: `${binary} does not answer: ${(error as Error).message}${verifier}`,
         capabilities: [],
       });
     }

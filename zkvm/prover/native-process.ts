@@ -1,9 +1,7 @@
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { homedir } from 'node:os';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { M2mError } from '../errors.js';
+import { findReleaseArtifact, releaseArtifactCandidates } from './artifacts.js';
 
 /**
  * The native STARK prover runs as a child process (`m2m-prover`, built from guest/), so a
@@ -27,25 +25,10 @@ export interface NativeCallResult<T> {
 
 const BINARY_NAME = 'm2m-prover';
 
-/** Where the build puts the binary: $M2M_PROVER_BIN, then the shared cargo target dir, then guest/target. */
-export function nativeProverCandidates(): string[] {
-  const repoGuest = fileURLToPath(new URL('../../guest/target/release/', import.meta.url));
-  const repoGuestFromDist = fileURLToPath(
-    new URL('../../../guest/target/release/', import.meta.url),
-  );
-  const targetDir =
-    process.env.CARGO_TARGET_DIR ?? join(homedir(), '.cache', 'm2m', 'cargo-target');
-  return [
-    ...(process.env.M2M_PROVER_BIN ? [process.env.M2M_PROVER_BIN] : []),
-    join(targetDir, 'release', BINARY_NAME),
-    join(repoGuest, BINARY_NAME),
-    join(repoGuestFromDist, BINARY_NAME),
-  ];
-}
-
-export function findNativeProver(): string | undefined {
-  return nativeProverCandidates().find((path) => existsSync(path));
-}
+export const nativeProverCandidates = (): string[] =>
+  releaseArtifactCandidates(BINARY_NAME, 'M2M_PROVER_BIN');
+export const findNativeProver = (): string | undefined =>
+  findReleaseArtifact(BINARY_NAME, 'M2M_PROVER_BIN');
 
 export function requireNativeProver(binary?: string): string {
   const found = binary ?? findNativeProver();
