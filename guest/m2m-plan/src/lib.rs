@@ -1,0 +1,319 @@
+//! The plan numeric model (fixed-point i64 mantissa, scale 10^6) as a Miden assembly library,
+//! the first building block of plan-execution proofs (see `../PLAN_PROOFS.md`).
+//!
+//! * [`FIXED_MASM`] is the library source (`asm/fixed.masm`), module [`FIXED_MODULE`].
+//! * [`assembler`] gives an assembler with the Miden core library and this module linked, so a
+//!   program can `use m2m::plan::fixed` and `exec.fixed::mul`.
+//! * [`execute`], [`prove`], [`verify`] and [`cycles`] run programs that use it.
+//! * [`fixed`] is the plain Rust reference of the same model (plain i64/i128 arithmetic).
+
+pub mod fixed;
+
+use std::sync::Arc;
+
+use miden_core::{Felt, Word};
+use miden_core_lib::CoreLibrary;
+use miden_vm::{
+    advice::AdviceInputs,
+    assembly::{ast::ModuleKind, DefaultSourceManager, ModuleParser},
+    Assembler, DefaultHost, ExecutionError, ExecutionOptions, ExecutionProof, FastProcessor,
+    HashFunction, Program, ProgramInfo, ProvingOptions, StackInputs, StackOutputs, SyncHost,
+};
+
+use crate::fixed::NumError;
+
+/// Source of the library.
+pub const FIXED_MASM: &str = include_str!("../asm/fixed.masm");
+/// Module path of the library.
+pub const FIXED_MODULE: &str = "m2m::plan::fixed";
+/// Hash function of the STARK commitments (as in `m2m-stark`).
+pub const PROOF_HASH: HashFunction = HashFunction::Blake3_256;
+/// Cycle limit for programs run by this crate.
+pub const MAX_CYCLES: u32 = 1 << 22;
+
+/// Why running a program failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RunError {
+    /// The program failed with one of the numeric model's error classes.
+    Numeric(NumError),
+    /// Any other failure (assembly, a different assertion, proving).
+    Other(String),
+}
+
+impl std::fmt::Display for RunError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RunError::Numeric(e) => write!(f, "numeric error {e}"),
+            RunError::Other(m) => f.write_str(m),
+        }
+    }
+}
+
+impl std::error::Error for RunError {}
+
+/// Maps a VM failure to its error class: every assertion of `fixed.masm` carries a message that
+/// starts with the class's code.
+fn classify(e: &ExecutionError) -> RunError {
+    let text = format!("{e} {e:?}");
+    for class in [
+        NumError::Overflow,
+        NumError::DivisionByZero,
+        NumError::InvalidArgument,
+    ] {
+        if text.contains(&format!("{}:", class.code())) {
+            return RunError::Numeric(class);
+        }
+    }
+    RunError::Other(format!("execution failed: {e}"))
+}
+
+/// An assembler with the Miden core library (statically linked) and `m2m::plan::fixed`.
+pub fn assembler() -> Result<Assembler, RunError> {
+    let source_manager = Arc::new(DefaultSourceManager::default());
+    let mut assembler = Assembler::new(source_manager.clone())
+        .with_static_library(CoreLibrary::default())
+        .map_err(|e| RunError::Other(format!("linking the core library: {e}")))?;
+    let module = ModuleParser::new(ModuleKind::Library)
+        .parse_str(FIXED_MODULE, FIXED_MASM, source_manager)
+        .map_err(|e| RunError::Other(format!("parsing {FIXED_MODULE}: {e:?}")))?;
+    assembler
+        .compile_and_statically_link(module)
+        .map_err(|e| RunError::Other(format!("compiling {FIXED_MODULE}: {e:?}")))?;
+    Ok(assembler)
+}
+
+/// Assembles a program that may `use m2m::plan::fixed`.
+pub fn assemble_program(source: &str) -> Result<Program, RunError> {
+    assembler()?
+        .assemble_program(source)
+        .map_err(|e| RunError::Other(format!("assembling the program: {e:?}")))
+}
+
+/// A host with the core library's MAST and event handlers (the u64/u128 division hints).
+pub fn host() -> DefaultHost {
+    DefaultHost::default()
+        .with_library(&CoreLibrary::default())
+        .expect("the core library loads into a fresh host")
+}
+
+fn options() -> ExecutionOptions {
+    ExecutionOptions::new(Some(MAX_CYCLES), 64, 4096, false, false)
+        .expect("valid execution options")
+}
+
+fn stack_inputs(inputs: &[Felt]) -> Result<StackInputs, RunError> {
+    StackInputs::new(inputs).map_err(|e| RunError::Other(format!("stack inputs: {e}")))
+}
+
+/// Encodes an i64 as its stack limbs `[lo, hi]` (two's complement, `lo` on top).
+pub fn encode(x: i64) -> [Felt; 2] {
+    let u = x as u64;
+    [Felt::from_u32(u as u32), Felt::from_u32((u >> 32) as u32)]
+}
+
+/// Decodes stack limbs `[lo, hi]`; `None` if a limb is not a u32.
+pub fn decode(lo: Felt, hi: Felt) -> Option<i64> {
+    let (lo, hi) = (lo.as_canonical_u64(), hi.as_canonical_u64());
+    (lo <= u64::from(u32::MAX) && hi <= u64::from(u32::MAX)).then_some(((hi << 32) | lo) as i64)
+}
+
+/// Stack inputs of a binary operation `a op b`: `[b_lo, b_hi, a_lo, a_hi]`.
+pub fn binary_inputs(a: i64, b: i64) -> Vec<Felt> {
+    let mut v = encode(b).to_vec();
+    v.extend(encode(a));
+    v
+}
+
+/// Executes a program; returns the 16 output stack elements.
+pub fn execute(program: &Program, inputs: &[Felt]) -> Result<Vec<Felt>, RunError> {
+    execute_with_host(program, inputs, &mut host())
+}
+
+/// Executes a program with a caller-supplied host (for example one whose division hints lie,
+/// to test that the library rejects wrong advice).
+pub fn execute_with_host(
+    program: &Program,
+    inputs: &[Felt],
+    host: &mut impl SyncHost,
+) -> Result<Vec<Felt>, RunError> {
+    let out = miden_vm::execute_sync(
+        program,
+        stack_inputs(inputs)?,
+        AdviceInputs::default(),
+        host,
+        options(),
+    )
+    .map_err(|e| classify(&e))?;
+    Ok(out.stack.iter().copied().collect())
+}
+
+/// Main-trace length (VM cycles) of a successful execution.
+pub fn cycles(program: &Program, inputs: &[Felt]) -> Result<usize, RunError> {
+    let processor =
+        FastProcessor::new_with_options(stack_inputs(inputs)?, AdviceInputs::default(), options())
+            .map_err(|e| RunError::Other(format!("processor: {e}")))?;
+    let trace_inputs = processor
+        .execute_trace_inputs_sync(program, &mut host())
+        .map_err(|e| classify(&e))?;
+    let trace = miden_vm::trace::build_trace(trace_inputs)
+        .map_err(|e| RunError::Other(format!("trace: {e}")))?;
+    Ok(trace.trace_len_summary().main_trace_len())
+}
+
+/// Executes and proves a program; returns the output stack and the serialized proof.
+pub fn prove(program: &Program, inputs: &[Felt]) -> Result<(Vec<Felt>, Vec<u8>), RunError> {
+    let (outputs, proof) = miden_vm::prove_sync(
+        program,
+        stack_inputs(inputs)?,
+        AdviceInputs::default(),
+        &mut host(),
+        options(),
+        ProvingOptions::new(PROOF_HASH),
+    )
+    .map_err(|e| classify(&e))?;
+    Ok((outputs.iter().copied().collect(), proof.to_bytes()))
+}
+
+/// Verifies a proof of `program_hash` on the given stack inputs and outputs; returns the
+/// security level the engine reports.
+pub fn verify(
+    program_hash: Word,
+    inputs: &[Felt],
+    outputs: &[Felt],
+    proof: &[u8],
+) -> Result<u32, RunError> {
+    let proof = ExecutionProof::from_bytes(proof)
+        .map_err(|e| RunError::Other(format!("proof encoding: {e}")))?;
+    if proof.hash_fn() != PROOF_HASH || !proof.precompile_requests().is_empty() {
+        return Err(RunError::Other("unexpected proof parameters".into()));
+    }
+    let outputs =
+        StackOutputs::new(outputs).map_err(|e| RunError::Other(format!("stack outputs: {e}")))?;
+    miden_verifier::verify(
+        ProgramInfo::new(program_hash, Default::default()),
+        stack_inputs(inputs)?,
+        outputs,
+        proof,
+    )
+    .map_err(|e| RunError::Other(format!("verification failed: {e}")))
+}
+
+/// The operations of the numeric-model vectors (`guest/vectors/numeric-v1.json`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Op {
+    Add,
+    Sub,
+    Mul,
+    Div,
+    Mod,
+    Cmp,
+    Neg,
+    Abs,
+    Floor,
+    Ceil,
+    /// Round to 0..=6 digits.
+    Round(u32),
+}
+
+impl Op {
+    /// Every op, in vector-file order.
+    pub const ALL: [Op; 17] = [
+        Op::Add,
+        Op::Sub,
+        Op::Mul,
+        Op::Div,
+        Op::Mod,
+        Op::Cmp,
+        Op::Neg,
+        Op::Abs,
+        Op::Floor,
+        Op::Ceil,
+        Op::Round(0),
+        Op::Round(1),
+        Op::Round(2),
+        Op::Round(3),
+        Op::Round(4),
+        Op::Round(5),
+        Op::Round(6),
+    ];
+
+    /// The vector file's name of the op (`add`, ..., `round0`..`round6`).
+    pub fn name(self) -> String {
+        match self {
+            Op::Add => "add".into(),
+            Op::Sub => "sub".into(),
+            Op::Mul => "mul".into(),
+            Op::Div => "div".into(),
+            Op::Mod => "mod".into(),
+            Op::Cmp => "cmp".into(),
+            Op::Neg => "neg".into(),
+            Op::Abs => "abs".into(),
+            Op::Floor => "floor".into(),
+            Op::Ceil => "ceil".into(),
+            Op::Round(d) => format!("round{d}"),
+        }
+    }
+
+    /// Parses a vector file's op name.
+    pub fn parse(name: &str) -> Option<Op> {
+        Op::ALL.into_iter().find(|op| op.name() == name)
+    }
+
+    /// Number of i64 operands.
+    pub fn arity(self) -> usize {
+        match self {
+            Op::Add | Op::Sub | Op::Mul | Op::Div | Op::Mod | Op::Cmp => 2,
+            _ => 1,
+        }
+    }
+
+    /// A program running the op once on the stack inputs (`[b, a]` or `[a]`, see
+    /// [`binary_inputs`] and [`encode`]).
+    pub fn program_source(self) -> String {
+        let body = match self {
+            Op::Round(d) => format!("push.{d} exec.fixed::round"),
+            Op::Mod => "exec.fixed::mod".into(),
+            other => format!("exec.fixed::{}", other.name()),
+        };
+        format!("use m2m::plan::fixed\nbegin\n    {body}\nend\n")
+    }
+
+    /// The Rust reference of the op (for `cmp`: -1, 0 or 1).
+    pub fn reference(self, args: &[i64]) -> Result<i64, NumError> {
+        use crate::fixed as f;
+        match self {
+            Op::Add => f::add(args[0], args[1]),
+            Op::Sub => f::sub(args[0], args[1]),
+            Op::Mul => f::mul(args[0], args[1]),
+            Op::Div => f::div(args[0], args[1]),
+            Op::Mod => f::rem(args[0], args[1]),
+            Op::Cmp => Ok(f::cmp(args[0], args[1])),
+            Op::Neg => f::neg(args[0]),
+            Op::Abs => f::abs(args[0]),
+            Op::Floor => f::floor(args[0]),
+            Op::Ceil => f::ceil(args[0]),
+            Op::Round(d) => f::round(args[0], d),
+        }
+    }
+
+    /// Stack inputs for the op's arguments.
+    pub fn inputs(self, args: &[i64]) -> Vec<Felt> {
+        match self.arity() {
+            2 => binary_inputs(args[0], args[1]),
+            _ => encode(args[0]).to_vec(),
+        }
+    }
+
+    /// Decodes the op's result from the output stack (`cmp` returns a field element -1/0/1).
+    pub fn decode_output(self, stack: &[Felt]) -> Option<i64> {
+        match self {
+            Op::Cmp => match stack[0].as_canonical_u64() {
+                0 => Some(0),
+                1 => Some(1),
+                v if v == Felt::ORDER - 1 => Some(-1),
+                _ => None,
+            },
+            _ => decode(stack[0], stack[1]),
+        }
+    }
+}
