@@ -18,7 +18,7 @@ export const EXIT = {
 export const EXIT_CODES_HELP = `
 Exit codes:
   0   success
-  1   rejected input: invalid plan or data, or a typed execution error (code printed)
+  1   rejected input: invalid plan, data or proof, or a typed execution error (code printed)
   2   usage error (unknown command or option, missing argument)
   3   file could not be read or written
   70  internal error (a bug; please report it with the command line)`;
