@@ -209,7 +209,7 @@ export function registerStarkCommands(program: Command, setExit: (code: number) 
               : `INVALID: ${verdict.reason}\n`,
           );
           process.stdout.write(
-            `  verified in ${verdict.verifyTimeMs.toFixed(1)} ms (including prover process start)\n`,
+            `  verified in ${verdict.verifyTimeMs.toFixed(1)} ms (in process)\n`,
           );
         }
         setExit(verdict.valid ? EXIT.ok : EXIT.rejected);
@@ -233,7 +233,7 @@ export function registerStarkCommands(program: Command, setExit: (code: number) 
             : `INVALID: ${verdict.reason}\n`,
         );
         process.stdout.write(
-          `  verified in ${verdict.verifyTimeMs.toFixed(1)} ms (including prover process start)\n`,
+          `  verified in ${verdict.verifyTimeMs.toFixed(1)} ms (in process)\n`,
         );
       }
       setExit(verdict.valid ? EXIT.ok : EXIT.rejected);
@@ -332,7 +332,7 @@ export function registerStarkCommands(program: Command, setExit: (code: number) 
       if (opts.json) printJson(result);
       else
         process.stdout.write(
-          `\n${policy}: prove ${result.proveMedianMs} ms, verify ${result.verifyMedianMs.toFixed(1)} ms (with process start), proof ${bytes} bytes (medians of ${opts.n})\n`,
+          `\n${policy}: prove ${result.proveMedianMs} ms, verify ${result.verifyMedianMs.toFixed(1)} ms (in process), proof ${bytes} bytes (medians of ${opts.n})\n`,
         );
       setExit(EXIT.ok);
     });
