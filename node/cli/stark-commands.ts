@@ -232,9 +232,7 @@ export function registerStarkCommands(program: Command, setExit: (code: number) 
             ? `VALID ${publicInputs.policyId} proof (${file.envelope.programId})\n`
             : `INVALID: ${verdict.reason}\n`,
         );
-        process.stdout.write(
-          `  verified in ${verdict.verifyTimeMs.toFixed(1)} ms (in process)\n`,
-        );
+        process.stdout.write(`  verified in ${verdict.verifyTimeMs.toFixed(1)} ms (in process)\n`);
       }
       setExit(verdict.valid ? EXIT.ok : EXIT.rejected);
     });
