@@ -109,6 +109,35 @@ interface ProveResponse {
   peakMemoryBytes?: number;
 }
 
+/** Wraps a prover response in an envelope; the reported proof hash must match the bytes. */
+function envelopeOf(
+  kind: ProofEnvelope['kind'],
+  response: ProveResponse,
+  publicInputs: Record<string, string>,
+): ProofEnvelope {
+  const envelope = createEnvelope({
+    kind,
+    backend: 'miden',
+    programId: response.programId,
+    publicInputs,
+    publicOutputs: {},
+    metadata: {
+      provingTimeMs: Math.round(response.provingTimeMs),
+      cyclesUsed: 0,
+      memoryUsed: response.peakMemoryBytes ?? 0,
+      securityBits: response.securityBits,
+    },
+    proof: new Uint8Array(Buffer.from(response.proof, 'base64')),
+  });
+  if (envelope.proofHash !== response.proofHash) {
+    throw new M2mError(
+      'STARK_PROOF_HASH_MISMATCH',
+      'the prover reported a proof hash that does not match its proof bytes',
+    );
+  }
+  return envelope;
+}
+
 export interface ComplianceProof {
   envelope: ProofEnvelope;
   publicInputs: CompliancePublicInputs;
@@ -125,31 +154,12 @@ export async function proveCompliance(
     { publicInputs, amount: u64Text(amount, 'amount') },
     options,
   ).catch(starkError);
-  const envelope = createEnvelope({
-    kind: 'compliance',
-    backend: 'miden',
-    programId: response.programId,
-    publicInputs: {
-      publicInputsHash: response.publicInputsHash,
-      policyId: response.policyId,
-      policyLimit: response.policyLimit,
-      witnessCommitment: response.witnessCommitment,
-    },
-    publicOutputs: {},
-    metadata: {
-      provingTimeMs: Math.round(response.provingTimeMs),
-      cyclesUsed: 0,
-      memoryUsed: response.peakMemoryBytes ?? 0,
-      securityBits: response.securityBits,
-    },
-    proof: new Uint8Array(Buffer.from(response.proof, 'base64')),
+  const envelope = envelopeOf('compliance', response, {
+    publicInputsHash: response.publicInputsHash,
+    policyId: response.policyId,
+    policyLimit: response.policyLimit,
+    witnessCommitment: response.witnessCommitment,
   });
-  if (envelope.proofHash !== response.proofHash) {
-    throw new M2mError(
-      'STARK_PROOF_HASH_MISMATCH',
-      'the prover reported a proof hash that does not match its proof bytes',
-    );
-  }
   return { envelope, publicInputs };
 }
 
@@ -256,19 +266,9 @@ export async function proveComplianceBatch(
     request,
     options,
   ).catch(starkError);
-  const envelope = createEnvelope({
-    kind: 'compliance-batch',
-    backend: 'miden',
-    programId: response.programId,
-    publicInputs: { batchDigest: response.batchDigest, batchSize: String(response.batchSize) },
-    publicOutputs: {},
-    metadata: {
-      provingTimeMs: Math.round(response.provingTimeMs),
-      cyclesUsed: 0,
-      memoryUsed: response.peakMemoryBytes ?? 0,
-      securityBits: response.securityBits,
-    },
-    proof: new Uint8Array(Buffer.from(response.proof, 'base64')),
+  const envelope = envelopeOf('compliance-batch', response, {
+    batchDigest: response.batchDigest,
+    batchSize: String(response.batchSize),
   });
   const members = events.map((e, i) => ({
     publicInputs: e.publicInputs,
