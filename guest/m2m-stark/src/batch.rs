@@ -91,17 +91,7 @@ pub fn prove(members: &[Member], witnesses: &[Witness]) -> Result<EngineProof> {
                 format!("event {i}: the witness commitment does not open to this amount and salt"),
             ));
         }
-        if !m.policy.holds(w.amount, m.limit) {
-            return Err(Error::new(
-                ErrorCode::PolicyViolation,
-                format!(
-                    "event {i}: {}: the amount does not satisfy {} (limit {}); a false statement cannot be proven",
-                    m.policy.id(),
-                    m.policy.relation(),
-                    m.limit
-                ),
-            ));
-        }
+        crate::compliance::check_policy(m.policy, w.amount, m.limit, &format!("event {i}: "))?;
     }
     prove_unchecked(members, witnesses)
 }

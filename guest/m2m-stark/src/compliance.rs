@@ -121,18 +121,24 @@ pub fn prove(statement: &Statement, witness: &Witness) -> Result<EngineProof> {
             "the witness commitment does not open to this amount and salt; pass the salt used to create it",
         ));
     }
-    if !statement.policy.holds(witness.amount, statement.limit) {
-        return Err(Error::new(
-            ErrorCode::PolicyViolation,
-            format!(
-                "{}: the amount does not satisfy {} (limit {}); a false statement cannot be proven",
-                statement.policy.id(),
-                statement.policy.relation(),
-                statement.limit
-            ),
-        ));
-    }
+    check_policy(statement.policy, witness.amount, statement.limit, "")?;
     prove_unchecked(statement, witness)
+}
+
+/// Host-side check that the statement is true, so a false one fails with a clear error before
+/// the VM runs (the VM refuses it too). `context` prefixes the message, e.g. "event 3: ".
+pub(crate) fn check_policy(policy: Policy, amount: u64, limit: u64, context: &str) -> Result<()> {
+    if policy.holds(amount, limit) {
+        return Ok(());
+    }
+    Err(Error::new(
+        ErrorCode::PolicyViolation,
+        format!(
+            "{context}{}: the amount does not satisfy {} (limit {limit}); a false statement cannot be proven",
+            policy.id(),
+            policy.relation(),
+        ),
+    ))
 }
 
 /// Runs the zkVM prover without the host-side checks of [`prove`]. Used by tests to show that
