@@ -3,6 +3,7 @@ import { type Command, InvalidArgumentError } from 'commander';
 import {
   type BatchMember,
   type CompliancePublicInputs,
+  type ComplianceVerdict,
   generatePublicInputs,
   POLICIES,
   type PolicyId,
@@ -84,6 +85,20 @@ function resolveInputs(opts: {
       'give --inputs <file> or --limit <n> (with --policy)',
     );
   return generatePublicInputs(policyIdOf(opts.policy ?? 'aml.threshold'), opts.limit);
+}
+
+/** Prints a verdict for people or as JSON; returns the exit code. */
+function reportVerdict(
+  verdict: ComplianceVerdict,
+  validLine: string,
+  json: boolean | undefined,
+): number {
+  if (json) printJson({ ok: verdict.valid, ...verdict });
+  else {
+    process.stdout.write(verdict.valid ? `${validLine}\n` : `INVALID: ${verdict.reason}\n`);
+    process.stdout.write(`  verified in ${verdict.verifyTimeMs.toFixed(1)} ms (in process)\n`);
+  }
+  return verdict.valid ? EXIT.ok : EXIT.rejected;
 }
 
 const median = (xs: number[]): number => {
@@ -201,18 +216,9 @@ export function registerStarkCommands(program: Command, setExit: (code: number) 
             `${opts.proof} carries no batch members; pass --inputs <file>`,
           );
         const verdict = await verifyComplianceBatch(file.envelope, members);
-        if (opts.json) printJson({ ok: verdict.valid, ...verdict });
-        else {
-          process.stdout.write(
-            verdict.valid
-              ? `VALID batch proof over ${members.length} events\n`
-              : `INVALID: ${verdict.reason}\n`,
-          );
-          process.stdout.write(
-            `  verified in ${verdict.verifyTimeMs.toFixed(1)} ms (in process)\n`,
-          );
-        }
-        setExit(verdict.valid ? EXIT.ok : EXIT.rejected);
+        setExit(
+          reportVerdict(verdict, `VALID batch proof over ${members.length} events`, opts.json),
+        );
         return;
       }
       const publicInputs =
@@ -225,16 +231,13 @@ export function registerStarkCommands(program: Command, setExit: (code: number) 
           `${opts.proof} carries no public inputs; pass --inputs <file>`,
         );
       const verdict = await verifyCompliance(file.envelope, publicInputs);
-      if (opts.json) printJson({ ok: verdict.valid, ...verdict });
-      else {
-        process.stdout.write(
-          verdict.valid
-            ? `VALID ${publicInputs.policyId} proof (${file.envelope.programId})\n`
-            : `INVALID: ${verdict.reason}\n`,
-        );
-        process.stdout.write(`  verified in ${verdict.verifyTimeMs.toFixed(1)} ms (in process)\n`);
-      }
-      setExit(verdict.valid ? EXIT.ok : EXIT.rejected);
+      setExit(
+        reportVerdict(
+          verdict,
+          `VALID ${publicInputs.policyId} proof (${file.envelope.programId})`,
+          opts.json,
+        ),
+      );
     });
 
   stark
