@@ -67,18 +67,28 @@ fn classify(e: &ExecutionError) -> RunError {
     RunError::Other(format!("execution failed: {e}"))
 }
 
-/// An assembler with the Miden core library (statically linked) and `m2m::plan::fixed`.
+/// The Miden assembly modules of this crate: `(module path, source)`, linked in this order.
+pub const MODULES: [(&str, &str); 3] = [
+    (FIXED_MODULE, FIXED_MASM),
+    ("m2m::plan::str", include_str!("../asm/str.masm")),
+    ("m2m::plan::data", include_str!("../asm/data.masm")),
+];
+
+/// An assembler with the Miden core library (statically linked) and every module of
+/// [`MODULES`] (`m2m::plan::fixed`, `m2m::plan::str`, `m2m::plan::data`).
 pub fn assembler() -> Result<Assembler, RunError> {
     let source_manager = Arc::new(DefaultSourceManager::default());
     let mut assembler = Assembler::new(source_manager.clone())
         .with_static_library(CoreLibrary::default())
         .map_err(|e| RunError::Other(format!("linking the core library: {e}")))?;
-    let module = ModuleParser::new(ModuleKind::Library)
-        .parse_str(FIXED_MODULE, FIXED_MASM, source_manager)
-        .map_err(|e| RunError::Other(format!("parsing {FIXED_MODULE}: {e:?}")))?;
-    assembler
-        .compile_and_statically_link(module)
-        .map_err(|e| RunError::Other(format!("compiling {FIXED_MODULE}: {e:?}")))?;
+    for (path, source) in MODULES {
+        let module = ModuleParser::new(ModuleKind::Library)
+            .parse_str(path, source, source_manager.clone())
+            .map_err(|e| RunError::Other(format!("parsing {path}: {e:?}")))?;
+        assembler
+            .compile_and_statically_link(module)
+            .map_err(|e| RunError::Other(format!("compiling {path}: {e:?}")))?;
+    }
     Ok(assembler)
 }
 
