@@ -4,6 +4,7 @@ import { Command, CommanderError } from 'commander';
 import { registerDemoCommand } from './demo-command.js';
 import { EXIT, EXIT_CODES_HELP, reportError } from './io.js';
 import { registerPlanCommands } from './plan-commands.js';
+import { registerPlanProofCommands } from './plan-proof-commands.js';
 import { registerStarkCommands } from './stark-commands.js';
 import { registerZkvmCommands } from './zkvm-commands.js';
 
@@ -25,7 +26,7 @@ export async function main(argv: string[]): Promise<number> {
     .exitOverride()
     .showHelpAfterError('(run with --help for usage)')
     .addHelpText('after', EXIT_CODES_HELP);
-  registerPlanCommands(program, setExit);
+  registerPlanProofCommands(registerPlanCommands(program, setExit), setExit);
   registerStarkCommands(program, setExit);
   registerZkvmCommands(program, setExit);
   registerDemoCommand(program, setExit);

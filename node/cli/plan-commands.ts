@@ -91,10 +91,10 @@ function printValidation(file: string, result: PlanValidationResult): void {
   }
 }
 
-export function registerPlanCommands(program: Command, setExit: (code: number) => void): void {
+export function registerPlanCommands(program: Command, setExit: (code: number) => void): Command {
   const plan = program
     .command('plan')
-    .description('validate, hash, run and describe execution plans');
+    .description('validate, hash, run, prove and verify execution plans');
 
   withBoundOptions(plan.command('validate'))
     .description('check plans (YAML or JSON): schema, references, cycles, limits, types')
@@ -191,4 +191,5 @@ export function registerPlanCommands(program: Command, setExit: (code: number) =
       else writeFileSync(opts.out, text);
       setExit(EXIT.ok);
     });
+  return plan;
 }

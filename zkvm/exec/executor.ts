@@ -39,6 +39,8 @@ export interface ExecutionResult {
 export interface ExecuteOptions {
   /** Called after each step with the running cycle count (CLI progress). */
   onStep?: (stepId: string, cyclesSoFar: number) => void;
+  /** Called with each step's records as it finishes (the plan prover builds its hints). */
+  onRecords?: (stepId: string, records: readonly Rec[]) => void;
 }
 
 /**
@@ -90,6 +92,7 @@ export function executePlan(
       if (left === 0 && from !== plan.output.step) meter.release(sizes.get(from) ?? 0);
     }
     options.onStep?.(id, meter.cycles);
+    options.onRecords?.(id, records);
     return records;
   };
 

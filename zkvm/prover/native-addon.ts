@@ -22,6 +22,9 @@ export const IN_PROCESS_COMMANDS = [
   'info',
   'compliance-verify',
   'compliance-batch-verify',
+  'plan-hash',
+  'plan-verify',
+  'hash-felts',
 ] as const;
 
 const ADDON_NAME =

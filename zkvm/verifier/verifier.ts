@@ -5,12 +5,13 @@ import {
   verifyCompliance,
   verifyComplianceBatch,
 } from '../compliance/compliance.js';
+import { type PlanExpectation, verifyPlanProof } from '../plan-proof/verify.js';
 import type { ProofEnvelope } from '../proof/envelope.js';
 import type { ProgramRegistry } from '../registry/registry.js';
 
 /** What the verifier is told to expect; the proof must match it, not the other way round. */
 export type Expectation =
-  | { kind: 'plan'; jobRequestHash: string }
+  | ({ kind: 'plan'; jobRequestHash: string } & PlanExpectation)
   | { kind: 'compliance'; publicInputs: CompliancePublicInputs }
   | { kind: 'compliance-batch'; members: BatchMember[] };
 
@@ -127,10 +128,7 @@ export class ZKVerifier {
             `proof is for job ${envelope.publicInputs.jobRequestHash}, expected ${expectation.jobRequestHash}`,
           );
         }
-        return reject(
-          'BACKEND_UNSUPPORTED',
-          'plan-execution proofs cannot be verified by this build yet (see guest/PLAN_PROOFS.md)',
-        );
+        return this.planVerdict(envelope, expectation, base);
       case 'compliance': {
         const verdict = await verifyCompliance(envelope, expectation.publicInputs);
         return verdict.valid
@@ -144,5 +142,21 @@ export class ZKVerifier {
           : reject('PROOF_INVALID', verdict.reason ?? 'proof rejected');
       }
     }
+  }
+
+  private planVerdict(
+    envelope: ProofEnvelope,
+    expectation: PlanExpectation,
+    base: Pick<VerificationResult, 'programId' | 'proofHash' | 'metadata'>,
+  ): Omit<VerificationResult, 'cached'> {
+    const verdict = verifyPlanProof(envelope, expectation);
+    return verdict.valid
+      ? { ...base, valid: true, outputHash: verdict.outputHash }
+      : {
+          ...base,
+          valid: false,
+          code: verdict.code ?? 'PROOF_INVALID',
+          reason: verdict.reason ?? 'proof rejected',
+        };
   }
 }

@@ -6,8 +6,17 @@
 //!   program can `use m2m::plan::fixed` and `exec.fixed::mul`.
 //! * [`execute`], [`prove`], [`verify`] and [`cycles`] run programs that use it.
 //! * [`fixed`] is the plain Rust reference of the same model (plain i64/i128 arithmetic).
+//! * [`data`]: the digest of `m2m::plan::data` blobs in Rust ([`data::hash_felts`]) and its hex
+//!   form ([`data::digest_hex`]).
+//! * [`plan`]: assemble, run, prove and verify arbitrary plan programs ([`PlanRun`]) with typed
+//!   error codes ([`PlanError`]).
 
+pub mod data;
 pub mod fixed;
+pub mod plan;
+
+pub use data::{digest_from_hex, digest_hex, hash_felts, hash_u64s};
+pub use plan::{PlanError, PlanRun, ProveOutput, RunOutput};
 
 use std::sync::Arc;
 

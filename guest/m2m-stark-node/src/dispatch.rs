@@ -11,9 +11,17 @@ use m2m_stark::error::{Error, ErrorCode};
 use m2m_stark::protocol;
 use serde_json::Value;
 
-/// Commands the addon runs in process. Proving is not among them: it stays in the `m2m-prover`
-/// child process, which the node can kill at a deadline and hold to a memory limit.
-pub const IN_PROCESS_COMMANDS: [&str; 3] = ["info", "compliance-verify", "compliance-batch-verify"];
+/// Commands the addon runs in process. Proving and running programs are not among them: they
+/// stay in the `m2m-prover` child process, which the node can kill at a deadline and hold to a
+/// memory limit.
+pub const IN_PROCESS_COMMANDS: [&str; 6] = [
+    "info",
+    "compliance-verify",
+    "compliance-batch-verify",
+    "plan-hash",
+    "plan-verify",
+    "hash-felts",
+];
 
 /// Largest accepted request, the same bound as `m2m-prover`'s stdin.
 pub const MAX_REQUEST_BYTES: usize = 64 * 1024 * 1024;
@@ -46,8 +54,16 @@ pub fn run(command: &str, request_json: &str) -> Result<String, Failure> {
 
 /// Runs `f`, turning a panic into an `INTERNAL_ERROR` failure.
 fn guard(command: &str, f: impl FnOnce() -> m2m_stark::Result<Value>) -> Result<String, Failure> {
+    guard_value(command, f).map(|value| value.to_string())
+}
+
+/// Runs `f`, turning a panic into an `INTERNAL_ERROR` failure; keeps the value.
+pub fn guard_value<T>(
+    command: &str,
+    f: impl FnOnce() -> m2m_stark::Result<T>,
+) -> Result<T, Failure> {
     match catch_unwind(AssertUnwindSafe(f)) {
-        Ok(Ok(value)) => Ok(value.to_string()),
+        Ok(Ok(value)) => Ok(value),
         Ok(Err(e)) => Err(e.into()),
         Err(panic) => {
             let what = panic
@@ -67,7 +83,7 @@ fn guard(command: &str, f: impl FnOnce() -> m2m_stark::Result<Value>) -> Result<
 fn run_inner(command: &str, request_json: &str) -> m2m_stark::Result<Value> {
     if !IN_PROCESS_COMMANDS.contains(&command) {
         let why = if protocol::COMMANDS.contains(&command) {
-            "proving runs only in the m2m-prover child process, so it can be killed and memory-limited"
+            "proving and running programs happen only in the m2m-prover child process, so they can be killed and memory-limited"
         } else {
             "it is not a prover command"
         };
@@ -128,7 +144,13 @@ mod tests {
 
     #[test]
     fn prove_commands_are_refused() {
-        for command in ["compliance-prove", "compliance-batch-prove", "nope"] {
+        for command in [
+            "compliance-prove",
+            "compliance-batch-prove",
+            "plan-prove",
+            "plan-run",
+            "nope",
+        ] {
             let f = run(command, "{}").expect_err(command);
             assert_eq!(f.code, "UNKNOWN_COMMAND");
             assert_eq!(error_code(&f), "UNKNOWN_COMMAND");
@@ -147,5 +169,25 @@ mod tests {
             run("compliance-batch-verify", "{\"events\":[],\"proof\":\"\"}").expect_err("empty");
         assert_eq!(f.code, "INVALID_BATCH");
         assert_eq!(error_code(&f), "INVALID_BATCH");
+    }
+
+    #[test]
+    fn plan_commands_run_in_process() {
+        let out: Value = serde_json::from_str(
+            &run("plan-hash", r#"{"masm":"begin push.1 drop end"}"#).expect("plan-hash"),
+        )
+        .expect("JSON");
+        assert_eq!(out["programHash"].as_str().map(str::len), Some(64));
+        let out: Value = serde_json::from_str(
+            &run(
+                "hash-felts",
+                r#"{"values":["0","0","0","0","0","0","0","0"]}"#,
+            )
+            .expect("hash-felts"),
+        )
+        .expect("JSON");
+        assert_eq!(out["digest"].as_str().map(str::len), Some(64));
+        let f = run("plan-hash", r#"{"masm":"begin nonsense end"}"#).expect_err("bad masm");
+        assert_eq!(f.code, "M2M_PLAN_ASSEMBLY_FAILED");
     }
 }

@@ -56,6 +56,19 @@ pub enum ErrorCode {
     InvalidArgument,
     /// A bug or an unexpected condition inside the prover.
     Internal,
+    /// A plan program (MASM) does not parse or assemble (`M2M_PLAN_ASSEMBLY_FAILED`).
+    PlanAssemblyFailed,
+    /// A plan program failed for a reason other than a coded assertion
+    /// (`M2M_PLAN_EXECUTION_FAILED`).
+    PlanExecutionFailed,
+    /// A plan program ran past its cycle or trace limit (`M2M_PLAN_CYCLE_LIMIT_EXCEEDED`).
+    PlanCycleLimitExceeded,
+    /// Plan stack inputs/outputs, advice values or limits are out of range
+    /// (`M2M_PLAN_INVALID_INPUT`).
+    PlanInvalidInput,
+    /// A plan program failed a coded assertion: `assert.err="CODE: text"` with CODE matching
+    /// `^[A-Z][A-Z0-9_]+$` (e.g. `EXEC_OVERFLOW`); the string is the CODE itself.
+    Program(&'static str),
 }
 
 impl ErrorCode {
@@ -87,6 +100,11 @@ impl ErrorCode {
             Self::Timeout => "TIMEOUT",
             Self::InvalidArgument => "INVALID_ARGUMENT",
             Self::Internal => "INTERNAL_ERROR",
+            Self::PlanAssemblyFailed => "M2M_PLAN_ASSEMBLY_FAILED",
+            Self::PlanExecutionFailed => "M2M_PLAN_EXECUTION_FAILED",
+            Self::PlanCycleLimitExceeded => "M2M_PLAN_CYCLE_LIMIT_EXCEEDED",
+            Self::PlanInvalidInput => "M2M_PLAN_INVALID_INPUT",
+            Self::Program(code) => code,
         }
     }
 
@@ -107,7 +125,10 @@ impl ErrorCode {
             | Self::PublicInputsHashMismatch
             | Self::BatchDigestMismatch
             | Self::VerificationFailed
-            | Self::InvalidProofEncoding => 1,
+            | Self::InvalidProofEncoding
+            | Self::PlanExecutionFailed
+            | Self::PlanCycleLimitExceeded
+            | Self::Program(_) => 1,
             Self::ProvingFailed | Self::Internal => 3,
             Self::Timeout => 124,
             _ => 2,

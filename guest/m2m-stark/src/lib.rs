@@ -2,6 +2,7 @@
 //!
 //! * [`compliance`]: single-event statements (`aml.threshold`, `order_total.cap`).
 //! * [`batch`]: one proof over N events.
+//! * [`plan`]: plan-execution proofs (arbitrary plan programs, `m2m-plan`).
 //! * [`protocol`]: the JSON protocol of the `m2m-prover` child process.
 //!
 //! The proof system is Miden VM's (transparent STARK over the Goldilocks field); this crate
@@ -15,6 +16,7 @@ pub mod compliance;
 pub mod encoding;
 pub mod engine;
 pub mod error;
+pub mod plan;
 pub mod policy;
 pub mod programs;
 pub mod protocol;

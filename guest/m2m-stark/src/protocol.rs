@@ -12,6 +12,7 @@ use crate::compliance::{self, Statement, Witness};
 use crate::encoding::{parse_u64_decimal, strip_scheme, word_from_hex, word_to_hex};
 use crate::engine::{params, EngineProof, PROOF_HASH};
 use crate::error::{Error, ErrorCode, Result};
+use crate::plan;
 use crate::policy::Policy;
 use crate::programs::{program_id, Programs, MAX_BATCH, NATIVE_HASH_SCHEME};
 use crate::public_inputs::{sha256, CompliancePublicInputs};
@@ -24,13 +25,18 @@ pub const ENGINE_VERSION: &str = "0.23.5";
 pub const PROOF_TYPE_SINGLE: &str = "m2m.stark.compliance.v1";
 /// Proof type tag of batch proofs.
 pub const PROOF_TYPE_BATCH: &str = "m2m.stark.compliance-batch.v1";
-/// Commands understood by [`handle`].
-pub const COMMANDS: [&str; 5] = [
+/// Commands understood by [`handle`] (the `plan-*` and `hash-felts` commands: [`crate::plan`]).
+pub const COMMANDS: [&str; 10] = [
     "compliance-prove",
     "compliance-verify",
     "compliance-batch-prove",
     "compliance-batch-verify",
     "info",
+    "plan-hash",
+    "plan-run",
+    "plan-prove",
+    "plan-verify",
+    "hash-felts",
 ];
 
 #[derive(Deserialize)]
@@ -103,6 +109,11 @@ pub fn handle(command: &str, request: &Value) -> Result<Value> {
         "compliance-verify" => compliance_verify(&parse(request, command)?),
         "compliance-batch-prove" => batch_prove(&parse(request, command)?),
         "compliance-batch-verify" => batch_verify(&parse(request, command)?),
+        "plan-hash" => plan::handle_hash(&parse(request, command)?),
+        "plan-run" => plan::handle_run(&parse(request, command)?),
+        "plan-prove" => plan::handle_prove(&parse(request, command)?),
+        "plan-verify" => plan::handle_verify(&parse(request, command)?),
+        "hash-felts" => plan::handle_hash_felts(&parse(request, command)?),
         other => Err(Error::new(
             ErrorCode::UnknownCommand,
             format!(
@@ -139,9 +150,10 @@ pub fn info() -> Value {
         "field": "goldilocks (p = 2^64 - 2^32 + 1), quadratic extension",
         "nativeHash": NATIVE_HASH_SCHEME,
         "proofHash": format!("{PROOF_HASH:?}"),
-        "proofTypes": [PROOF_TYPE_SINGLE, PROOF_TYPE_BATCH],
+        "proofTypes": [PROOF_TYPE_SINGLE, PROOF_TYPE_BATCH, plan::PROOF_TYPE_PLAN],
         "transparent": true,
         "programs": progs,
+        "plan": plan::info(),
         "securityParameters": {
             "blowup": 1u32 << params::LOG_BLOWUP,
             "queries": params::NUM_QUERIES,

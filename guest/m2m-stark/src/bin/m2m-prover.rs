@@ -13,7 +13,7 @@ use m2m_stark::protocol;
 /// Largest accepted request (a batch of 4096 events is well below this).
 const MAX_REQUEST_BYTES: u64 = 64 * 1024 * 1024;
 
-const USAGE: &str = "usage: m2m-prover <compliance-prove|compliance-verify|compliance-batch-prove|compliance-batch-verify|info> [--timeout-ms N] [--max-memory-mb N] < request.json";
+const USAGE: &str = "usage: m2m-prover <compliance-prove|compliance-verify|compliance-batch-prove|compliance-batch-verify|plan-hash|plan-run|plan-prove|plan-verify|hash-felts|info> [--timeout-ms N] [--max-memory-mb N] < request.json";
 
 struct Args {
     command: String,
