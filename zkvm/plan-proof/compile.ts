@@ -1,3 +1,4 @@
+import { canonicalJson } from '../commitment/digest.js';
 import { M2mError } from '../errors.js';
 import * as D from '../numeric/decimal.js';
 import { buildExecutionDAG } from '../plan/dag.js';
@@ -379,6 +380,8 @@ class Compiler {
 
   /** Code that pushes the value of an expression; the current record is in CUR. */
   private expr(e: Expr, record: Layout | undefined): string[] {
+    const shared = this.shared.get(exprKey(e));
+    if (shared !== undefined) return [...shared].reverse().map((cell) => `mem_load.${cell}`);
     switch (e.op) {
       case 'field':
         return this.load(this.CUR, record as Layout, e.name);
@@ -450,9 +453,14 @@ class Compiler {
       case 'concat':
         return fold('exec.str::concat');
       case 'eq':
-        return binary(eqCode(type));
-      case 'ne':
-        return binary(`${eqCode(type)} not`);
+      case 'ne': {
+        const literal = type === 'string' ? literalOperand(e.args as [Expr, Expr]) : undefined;
+        const test =
+          literal === undefined
+            ? binary(eqCode(type))
+            : [...this.expr(literal.other, record), ...literalEqCode(literal.text)];
+        return e.op === 'eq' ? test : [...test, 'not'];
+      }
       case 'lt':
       case 'le':
       case 'gt':
@@ -477,6 +485,30 @@ class Compiler {
       : [...code, 'if.true', '    push.1', 'else', ...indent(next), 'end'];
   }
 
+  /** Hoisted subexpressions of the expressions being compiled: key -> cells (stack top first). */
+  private shared = new Map<string, number[]>();
+
+  /**
+   * Common subexpressions: a pure subexpression that several of `exprs` evaluate unconditionally
+   * is computed once into cells before `emit`'s code, which then loads it. Only unconditional
+   * occurrences count, so hoisting never evaluates what the reference would have skipped.
+   */
+  private withShared(exprs: Expr[], record: Layout | undefined, emit: () => string[]): string[] {
+    const hoisted = commonSubexpressions(exprs);
+    const code: string[] = [];
+    for (const node of hoisted) {
+      const width = slotWidth(this.typeOf(node, record));
+      const cells = Array.from({ length: width }, () => this.g.cell());
+      code.push(...this.expr(node, record), ...cells.map((cell) => `mem_store.${cell}`));
+      this.shared.set(exprKey(node), cells);
+    }
+    try {
+      return [...code, ...emit()];
+    } finally {
+      this.shared = new Map();
+    }
+  }
+
   // ------------------------------------------------------------------ steps
 
   private stepCode(step: ExecutionStep): { table: Table; body: string[] } {
@@ -490,7 +522,9 @@ class Compiler {
         code.push(
           `mem_load.${input.count} exec.str::alloc mem_store.${out.arr} push.0 mem_store.${out.count}`,
           ...this.forEach(input, [
-            ...this.expr(step.predicate, input.layout),
+            ...this.withShared([step.predicate], input.layout, () =>
+              this.expr(step.predicate, input.layout),
+            ),
             'if.true',
             `    mem_load.${this.CUR} mem_load.${out.count} mem_load.${out.arr} add mem_store`,
             `    mem_load.${out.count} add.1 mem_store.${out.count}`,
@@ -511,8 +545,18 @@ class Compiler {
           types.set(name, this.typeOf(e, undefined));
         const out = this.newTable(packedLayout(types));
         code.push(`push.${out.layout.stride} exec.str::alloc mem_store.${this.DST}`);
-        for (const [name, e] of sortedEntries(step.assign))
-          code.push(...this.expr(e, undefined), ...this.store(this.DST, out.layout, name));
+        const assign = sortedEntries(step.assign);
+        code.push(
+          ...this.withShared(
+            assign.map(([, e]) => e),
+            undefined,
+            () =>
+              assign.flatMap(([name, e]) => [
+                ...this.expr(e, undefined),
+                ...this.store(this.DST, out.layout, name),
+              ]),
+          ),
+        );
         code.push(
           `push.1 dup mem_store.${out.count} exec.str::alloc dup mem_store.${out.arr}`,
           `mem_load.${this.DST} swap mem_store`,
@@ -650,10 +694,15 @@ class Compiler {
               `push.${out.layout.stride} exec.str::alloc dup mem_store.${this.DST}`,
               `mem_load.${index} mem_load.${out.arr} add mem_store`,
               ...this.copyFields(input.layout, out.layout, kept),
-              ...assigned.flatMap(([name, e]) => [
-                ...this.expr(e, input.layout),
-                ...this.store(this.DST, out.layout, name),
-              ]),
+              ...this.withShared(
+                assigned.map(([, e]) => e),
+                input.layout,
+                () =>
+                  assigned.flatMap(([name, e]) => [
+                    ...this.expr(e, input.layout),
+                    ...this.store(this.DST, out.layout, name),
+                  ]),
+              ),
             ],
             index,
           ),
@@ -674,7 +723,11 @@ class Compiler {
     const out = this.newTable(layout);
     const index = this.g.cell();
     const iter = this.g.cell();
-    const values = body.flatMap(([, e]) => this.expr(e, layout));
+    const values = this.withShared(
+      body.map(([, e]) => e),
+      layout,
+      () => body.flatMap(([, e]) => this.expr(e, layout)),
+    );
     const stores = body
       .slice()
       .reverse()
@@ -1093,4 +1146,56 @@ function literalInit(text: string, at: number): string[] {
 
 function indent(lines: string[]): string[] {
   return lines.map((l) => `    ${l}`);
+}
+
+const exprKey = (e: Expr): string => canonicalJson(e);
+const LEAF_OPS = new Set(['field', 'ref', 'lit', 'dec']);
+
+/**
+ * Non-leaf subexpressions evaluated unconditionally at least twice across `exprs` (an `if`'s
+ * arms and the later arguments of `and`/`or` are conditional), innermost first.
+ */
+function commonSubexpressions(exprs: Expr[]): Expr[] {
+  const seen = new Map<string, { node: Expr; count: number; depth: number }>();
+  const visit = (node: Expr): number => {
+    if (LEAF_OPS.has(node.op)) return 0;
+    const args = 'args' in node ? node.args : [];
+    const unconditional =
+      node.op === 'if' || node.op === 'and' || node.op === 'or' ? args.slice(0, 1) : args;
+    const depth = 1 + Math.max(0, ...unconditional.map(visit));
+    const key = exprKey(node);
+    const entry = seen.get(key);
+    if (entry === undefined) seen.set(key, { node, count: 1, depth });
+    else entry.count += 1;
+    return depth;
+  };
+  for (const e of exprs) visit(e);
+  return [...seen.values()]
+    .filter((entry) => entry.count > 1)
+    .sort((a, b) => a.depth - b.depth)
+    .map((entry) => entry.node);
+}
+
+/** Inline equality with short literals: no call and no branch, about 5 cycles per byte. */
+const INLINE_LITERAL_BYTES = 16;
+
+function literalOperand(args: [Expr, Expr]): { text: string; other: Expr } | undefined {
+  const [a, b] = args;
+  const short = (x: Expr) =>
+    x.op === 'lit' &&
+    typeof x.value === 'string' &&
+    Buffer.byteLength(x.value, 'utf8') <= INLINE_LITERAL_BYTES;
+  if (short(b)) return { text: (b as { value: string }).value, other: a };
+  if (short(a)) return { text: (a as { value: string }).value, other: b };
+  return undefined;
+}
+
+/** [ptr] -> [flag]: the string at ptr equals `text` (its length, then each byte). */
+function literalEqCode(text: string): string[] {
+  const bytes = Buffer.from(text, 'utf8');
+  return [
+    `dup mem_load eq.${bytes.length}`,
+    ...[...bytes].map((byte, i) => `dup.1 add.${4 + i} mem_load eq.${byte} and`),
+    'swap drop',
+  ];
 }

@@ -52,6 +52,24 @@ export function planStackInputs(planHash: string, dataRootFelts: readonly bigint
   return [...sha256Felts(planHash), ...dataRootFelts].map(String);
 }
 
+/** Everything a plan proof needs before the prover runs: program, reference run, witness. */
+export function preparePlanProof(
+  validated: { plan: ExecutionPlan; planHash: string },
+  data: InputData,
+) {
+  const { plan, planHash } = validated;
+  const compiled = compilePlan(plan, planHash);
+  const records = new Map<string, readonly Rec[]>();
+  const execution = executePlan(validated, data, {
+    onRecords: (id, recs) => records.set(id, recs),
+  });
+  const witness = buildWitness(plan, compiled, data, records);
+  const dataRoot = hashFelts(blobDigests(witness.blobs));
+  const expectedOutput = hashFelts(encodeRecords(witness.output, compiled.outputTypes));
+  const stackInputs = planStackInputs(planHash, dataRoot);
+  return { compiled, execution, witness, dataRoot, expectedOutput, stackInputs };
+}
+
 /**
  * Proves a validated plan over its input data on the Miden backend: runs the reference executor
  * (which enforces the plan's limits and gives the hints), compiles the plan, and proves the
@@ -65,20 +83,11 @@ export async function provePlan(
   options: NativeCallOptions = {},
 ): Promise<PlanProof> {
   const { plan, planHash } = validated;
-  const compiled = compilePlan(plan, planHash);
-  const records = new Map<string, readonly Rec[]>();
-  const execution = executePlan(validated, data, {
-    onRecords: (id, recs) => records.set(id, recs),
-  });
-  const witness = buildWitness(plan, compiled, data, records);
-  const dataRoot = hashFelts(blobDigests(witness.blobs));
-  const expectedOutput = hashFelts(encodeRecords(witness.output, compiled.outputTypes));
-  const response = await proveProgram(
-    compiled.masm,
-    planStackInputs(planHash, dataRoot),
-    witness.advice,
-    options,
+  const { compiled, execution, witness, dataRoot, expectedOutput, stackInputs } = preparePlanProof(
+    validated,
+    data,
   );
+  const response = await proveProgram(compiled.masm, stackInputs, witness.advice, options);
   const outputFelts = response.stackOutputs.slice(0, 4).map(BigInt);
   if (outputFelts.some((f, i) => f !== expectedOutput[i])) {
     throw new M2mError(
@@ -131,16 +140,44 @@ export async function proveProgram(
 ): Promise<PlanProveResponse> {
   const { response } = await callNativeProver<PlanProveResponse>(
     'plan-prove',
-    {
-      masm,
-      stackInputs,
-      adviceMap: advice.map((e) => ({
-        key: [e.key, e.key, e.key, e.key].map(String),
-        values: e.values.map(String),
-      })),
-      maxCycles: MAX_PLAN_CYCLES,
-    },
+    programRequest(masm, stackInputs, advice),
     options,
   );
   return response;
 }
+
+export interface PlanRunResponse {
+  programHash: string;
+  stackOutputs: string[];
+  cycles: number;
+  traceLength: number;
+}
+
+/** Executes a compiled plan program without proving (cycle counts, hint checks in tests). */
+export async function runProgram(
+  masm: string,
+  stackInputs: readonly string[],
+  advice: readonly AdviceEntry[],
+  options: NativeCallOptions = {},
+): Promise<PlanRunResponse> {
+  const { response } = await callNativeProver<PlanRunResponse>(
+    'plan-run',
+    programRequest(masm, stackInputs, advice),
+    options,
+  );
+  return response;
+}
+
+const programRequest = (
+  masm: string,
+  stackInputs: readonly string[],
+  advice: readonly AdviceEntry[],
+) => ({
+  masm,
+  stackInputs,
+  adviceMap: advice.map((e) => ({
+    key: [e.key, e.key, e.key, e.key].map(String),
+    values: e.values.map(String),
+  })),
+  maxCycles: MAX_PLAN_CYCLES,
+});

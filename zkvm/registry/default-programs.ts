@@ -1,8 +1,9 @@
 import type { ProgramMetadata } from './metadata.js';
 
 /**
- * Programs trusted as part of this package (the embedded default registry). They are the Miden
- * programs of guest/m2m-stark 0.1.0; their ids are the MAST roots `m2m-prover info` reports.
+ * Programs trusted as part of this package (the embedded default registry): the Miden compliance
+ * programs of guest/m2m-stark 0.1.0 (ids are the MAST roots `m2m-prover info` reports) and the
+ * plan compiler with its runtime.
  * test/integration/registry-programs.test.ts fails when the Rust programs drift from these ids,
  * so a changed program can never be trusted silently: it needs a new entry (and version).
  */
@@ -32,5 +33,23 @@ export const DEFAULT_PROGRAMS: readonly ProgramMetadata[] = [
     programId: 'poseidon2:264cd3b6db609919679a52e337c08e0544e47e1f5915d18bfdfe974721445a7d',
     name: 'compliance/batch',
     features: ['compliance', 'aml.threshold', 'order_total.cap', 'batch'],
+  },
+  {
+    ...common,
+    // Not a single program: the plan compiler 0.1.0 with its MASM runtime (fixed, str, data).
+    // Every plan compiles to its own program, which the verifier recompiles; see
+    // zkvm/plan-proof/native.ts planProgramId and test/integration/registry-programs.test.ts.
+    programId: 'sha256:3d53b411652c13d2f7a481ce5cc0800e3e1f6ae96fb876681c8e5039f53eac2a',
+    name: 'plan/compiler',
+    features: [
+      'plan',
+      'data-input',
+      'transform',
+      'filter',
+      'aggregate',
+      'compute',
+      'branch',
+      'loop',
+    ],
   },
 ];
