@@ -114,11 +114,14 @@ describe('m2m plan (CLI)', () => {
     expect(help.stdout).toContain('Exit codes:');
   });
 
-  it('demo runs every example plan against its golden file', () => {
+  it('demo runs every example plan against its golden file, then proves and verifies one', () => {
     const r = m2m('demo');
     expect(r.code).toBe(0);
     expect(r.stdout).toContain(`${examples.length} passed, 0 failed`);
-  });
+    expect(r.stdout).toMatch(/proving sensor-summary on the miden backend/);
+    expect(r.stdout).toMatch(/ {2}VALID: verified in [\d.]+ ms against plan sha256:/);
+    expect(m2m('demo', '--no-prove').stdout).not.toContain('proving');
+  }, 120_000);
 });
 
 describe('m2m plan bounds', () => {
