@@ -4,6 +4,7 @@ import { assertValidPlan } from '../../zkvm/plan/validate.js';
 import { planDataRootPoseidon, planOutputHashPoseidon } from '../../zkvm/plan-proof/commitments.js';
 import { compilePlan } from '../../zkvm/plan-proof/compile.js';
 import { digestToHex } from '../../zkvm/plan-proof/encode.js';
+import { planProgramId } from '../../zkvm/plan-proof/native.js';
 import {
   type PlanProof,
   preparePlanProof,
@@ -15,6 +16,7 @@ import { verifyPlanProof } from '../../zkvm/plan-proof/verify.js';
 import type { AdviceEntry } from '../../zkvm/plan-proof/witness.js';
 import { createEnvelope, type ProofEnvelope } from '../../zkvm/proof/envelope.js';
 import { findNativeProver } from '../../zkvm/prover/native-process.js';
+import { createPlanProver } from '../../zkvm/prover/prover.js';
 import { ProgramRegistry } from '../../zkvm/registry/registry.js';
 import { ZKVerifier } from '../../zkvm/verifier/verifier.js';
 
@@ -196,6 +198,22 @@ describe('plan proofs (real STARKs)', () => {
     );
     registry.close();
   });
+});
+
+describe('the plan Prover factory', () => {
+  it('selects miden for any, proves through the Prover interface, refuses absent backends', async () => {
+    const prover = await createPlanProver('any');
+    expect(prover).toMatchObject({ backend: 'miden', programId: planProgramId() });
+    const { validated, data } = load('inventory-reconciliation');
+    const out = await prover.prove(validated, { data });
+    expect(out.metadata.cyclesUsed).toBeGreaterThan(0);
+    expect(out.metadata.memoryUsed).toBeGreaterThan(0);
+    expect(out.publicOutputs.outputHash).toMatch(/^poseidon2:[0-9a-f]{64}$/);
+    expect(verifyPlanProof(out.proof, { planHash: validated.planHash }).valid).toBe(true);
+    await expect(createPlanProver('risc-zero')).rejects.toMatchObject({
+      code: 'PROVER_BACKEND_UNAVAILABLE',
+    });
+  }, 120_000);
 });
 
 describe('a false statement cannot be proven', () => {

@@ -5,6 +5,10 @@ import {
   proveCompliance,
 } from '../compliance/compliance.js';
 import { M2mError } from '../errors.js';
+import type { InputData } from '../exec/data.js';
+import type { ExecutionPlan } from '../plan/schema.js';
+import { planProgramId } from '../plan-proof/native.js';
+import { provePlan } from '../plan-proof/prove.js';
 import type { Backend, ProofEnvelope } from '../proof/envelope.js';
 import { diagnoseBackends } from './doctor.js';
 import { callNativeProver, type NativeCallOptions } from './native-process.js';
@@ -39,23 +43,52 @@ export interface ProverConfig {
 
 export type ComplianceProver = Prover<CompliancePublicInputs, { amount: string | bigint }>;
 
+/** Backend check shared by the factories: `any` and `miden` run here; others say why not. */
+async function assertBackendHere(backend: Backend | 'any'): Promise<void> {
+  if (backend === 'any' || backend === 'miden') return;
+  const status = (await diagnoseBackends()).find((s) => s.backend === backend);
+  throw new M2mError(
+    'PROVER_BACKEND_UNAVAILABLE',
+    `backend ${backend} cannot prove here: ${status?.detail ?? 'unknown backend'}`,
+  );
+}
+
+export type PlanProver = Prover<{ plan: ExecutionPlan; planHash: string }, { data: InputData }>;
+
+/**
+ * Selects a backend for plan-execution proofs. The program id is the registry id of the plan
+ * compiler and its runtime; each proof also carries the MAST root of the plan's own program.
+ */
+export async function createPlanProver(
+  backend: Backend | 'any' = 'any',
+  config: ProverConfig = {},
+): Promise<PlanProver> {
+  await assertBackendHere(backend);
+  const options: NativeCallOptions = { ...config };
+  return {
+    backend: 'miden',
+    programId: planProgramId(),
+    async prove(validated, { data }) {
+      const { envelope } = await provePlan(validated, data, options);
+      return {
+        proof: envelope,
+        publicOutputs: envelope.publicOutputs,
+        metadata: envelope.metadata,
+      };
+    },
+  };
+}
+
 /**
  * Selects a backend for a compliance statement. `any` takes the first usable backend; a named
  * backend that cannot run here fails with PROVER_BACKEND_UNAVAILABLE and the reason.
- * Plan-execution provers are not built yet.
  */
 export async function createComplianceProver(
   policy: PolicyId,
   backend: Backend | 'any' = 'any',
   config: ProverConfig = {},
 ): Promise<ComplianceProver> {
-  if (backend !== 'any' && backend !== 'miden') {
-    const status = (await diagnoseBackends()).find((s) => s.backend === backend);
-    throw new M2mError(
-      'PROVER_BACKEND_UNAVAILABLE',
-      `backend ${backend} cannot prove here: ${status?.detail ?? 'unknown backend'}`,
-    );
-  }
+  await assertBackendHere(backend);
   const options: NativeCallOptions = { ...config };
   const { response } = await callNativeProver<{ programs: Record<string, { programId: string }> }>(
     'info',
