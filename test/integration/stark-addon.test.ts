@@ -11,6 +11,7 @@ import { M2mError } from '../../zkvm/errors.js';
 import { createEnvelope } from '../../zkvm/proof/envelope.js';
 import {
   findNativeAddon,
+  IN_PROCESS_COMMANDS,
   loadNativeAddon,
   nativeAddonStatus,
   verifyInProcess,
@@ -64,11 +65,8 @@ describe('in-process STARK verification (napi addon)', () => {
     expect(info.engine).toBe('miden-vm');
     expect(info.engineVersion).toBe('0.23.5');
     expect(info.inProcess).toBe(true);
-    expect(info.inProcessCommands).toEqual([
-      'info',
-      'compliance-verify',
-      'compliance-batch-verify',
-    ]);
+    expect(info.inProcessCommands).toEqual([...IN_PROCESS_COMMANDS]);
+    expect(info.inProcessCommands).not.toContain('plan-prove');
     expect(info.securityBits).toBeGreaterThanOrEqual(96);
     expect(nativeAddonStatus()).toMatchObject({ loadable: true });
   });

@@ -132,19 +132,12 @@ export async function provePlan(
 }
 
 /** Proves one compiled plan program with the given public stack inputs and advice. */
-export async function proveProgram(
+export const proveProgram = (
   masm: string,
   stackInputs: readonly string[],
   advice: readonly AdviceEntry[],
   options: NativeCallOptions = {},
-): Promise<PlanProveResponse> {
-  const { response } = await callNativeProver<PlanProveResponse>(
-    'plan-prove',
-    programRequest(masm, stackInputs, advice),
-    options,
-  );
-  return response;
-}
+): Promise<PlanProveResponse> => callProgram('plan-prove', masm, stackInputs, advice, options);
 
 export interface PlanRunResponse {
   programHash: string;
@@ -154,30 +147,28 @@ export interface PlanRunResponse {
 }
 
 /** Executes a compiled plan program without proving (cycle counts, hint checks in tests). */
-export async function runProgram(
+export const runProgram = (
   masm: string,
   stackInputs: readonly string[],
   advice: readonly AdviceEntry[],
   options: NativeCallOptions = {},
-): Promise<PlanRunResponse> {
-  const { response } = await callNativeProver<PlanRunResponse>(
-    'plan-run',
-    programRequest(masm, stackInputs, advice),
-    options,
-  );
-  return response;
-}
+): Promise<PlanRunResponse> => callProgram('plan-run', masm, stackInputs, advice, options);
 
-const programRequest = (
+async function callProgram<T>(
+  command: 'plan-run' | 'plan-prove',
   masm: string,
   stackInputs: readonly string[],
   advice: readonly AdviceEntry[],
-) => ({
-  masm,
-  stackInputs,
-  adviceMap: advice.map((e) => ({
-    key: [e.key, e.key, e.key, e.key].map(String),
-    values: e.values.map(String),
-  })),
-  maxCycles: MAX_PLAN_CYCLES,
-});
+  options: NativeCallOptions,
+): Promise<T> {
+  const request = {
+    masm,
+    stackInputs,
+    adviceMap: advice.map((e) => ({
+      key: [e.key, e.key, e.key, e.key].map(String),
+      values: e.values.map(String),
+    })),
+    maxCycles: MAX_PLAN_CYCLES,
+  };
+  return (await callNativeProver<T>(command, request, options)).response;
+}

@@ -39,28 +39,8 @@ pub fn digest_words(digest: &[u8; 32]) -> (Word, Word) {
     )
 }
 
-/// Canonical u64 values of a word.
-pub fn word_u64s(word: &Word) -> [u64; 4] {
-    let e = word.into_elements();
-    [
-        e[0].as_canonical_u64(),
-        e[1].as_canonical_u64(),
-        e[2].as_canonical_u64(),
-        e[3].as_canonical_u64(),
-    ]
-}
-
-/// Builds a word from four canonical u64 values.
-pub fn word_from_u64s(values: [u64; 4]) -> Option<Word> {
-    let mut out = [Felt::from_u32(0); 4];
-    for (slot, v) in out.iter_mut().zip(values) {
-        if v >= FIELD_MODULUS {
-            return None;
-        }
-        *slot = Felt::new(v).ok()?;
-    }
-    Some(Word::new(out))
-}
+/// Word <-> canonical u64 conversions are shared with the plan runtime.
+pub use m2m_plan::data::{word_from_u64s, word_u64s};
 
 /// 64 lowercase hex characters of a word (little-endian bytes per element).
 pub fn word_to_hex(word: &Word) -> String {

@@ -1,9 +1,9 @@
 //! The plan commands of the protocol (`plan-hash`, `plan-run`, `plan-prove`, `plan-verify`,
 //! `hash-felts`), in process and through the `m2m-prover` binary.
 
-use std::io::Write;
-use std::process::{Command, Stdio};
+mod common;
 
+use common::run_bin;
 use m2m_stark::protocol::handle;
 use m2m_stark::ErrorCode;
 use serde_json::{json, Value};
@@ -229,26 +229,6 @@ fn plan_errors_have_codes() {
         )),
         ErrorCode::InvalidRequest
     );
-}
-
-fn run_bin(args: &[&str], stdin: &Value) -> (i32, Value) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_m2m-prover"))
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let body = serde_json::to_vec(stdin).unwrap();
-    let _ = child.stdin.take().unwrap().write_all(&body);
-    let out = child.wait_with_output().unwrap();
-    let value: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "stdout is not JSON ({e}): {}",
-            String::from_utf8_lossy(&out.stdout)
-        )
-    });
-    (out.status.code().unwrap_or(-1), value)
 }
 
 #[test]

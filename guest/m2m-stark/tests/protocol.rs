@@ -2,9 +2,7 @@
 
 mod common;
 
-use std::io::Write;
-use std::process::{Command, Stdio};
-
+use common::run_bin;
 use m2m_stark::protocol::handle;
 use m2m_stark::ErrorCode;
 use serde_json::{json, Value};
@@ -270,27 +268,6 @@ fn batch_over_json() {
         code(handle("compliance-batch-verify", &r)),
         ErrorCode::BatchDigestMismatch
     );
-}
-
-fn run_bin(args: &[&str], stdin: &Value) -> (i32, Value) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_m2m-prover"))
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let body = serde_json::to_vec(stdin).unwrap();
-    // The child may exit before reading stdin (e.g. on a bad argument).
-    let _ = child.stdin.take().unwrap().write_all(&body);
-    let out = child.wait_with_output().unwrap();
-    let value: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "stdout is not JSON ({e}): {}",
-            String::from_utf8_lossy(&out.stdout)
-        )
-    });
-    (out.status.code().unwrap_or(-1), value)
 }
 
 #[test]

@@ -1,8 +1,34 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code)]
 
+use std::io::Write;
+use std::process::{Command, Stdio};
+
 use m2m_stark::public_inputs::compute_policy_hash;
 use serde_json::{json, Map, Value};
+
+/// Runs the `m2m-prover` binary with `args` and one JSON request on stdin; returns the exit code
+/// and the JSON it printed.
+pub fn run_bin(args: &[&str], stdin: &Value) -> (i32, Value) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_m2m-prover"))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let body = serde_json::to_vec(stdin).unwrap();
+    // The child may exit before reading stdin (e.g. on a bad argument).
+    let _ = child.stdin.take().unwrap().write_all(&body);
+    let out = child.wait_with_output().unwrap();
+    let value: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "stdout is not JSON ({e}): {}",
+            String::from_utf8_lossy(&out.stdout)
+        )
+    });
+    (out.status.code().unwrap_or(-1), value)
+}
 
 /// Public inputs of the seed design with a correct policy hash.
 pub fn public_inputs(policy_id: &str, key: &str, limit: &str, seq: u64) -> Value {
