@@ -119,9 +119,7 @@ class Compiler {
 
   compile(): CompiledPlan {
     const dataInputs = this.plan.steps.filter((s) => s.type === 'data-input').map((s) => s.id);
-    const inputTypes = new Map<string, Map<string, ValueType>>();
-    const blobStart = new Map<string, number>();
-    const blobEnd = new Map<string, number>();
+    const { blobStart, blobEnd, inputTypes } = this;
     for (const id of dataInputs) {
       blobStart.set(id, this.g.cell());
       blobEnd.set(id, this.g.cell());
@@ -132,9 +130,6 @@ class Compiler {
       for (const [name, t] of Object.entries(step.schema.fields)) types.set(name, valueTypeOf(t));
       inputTypes.set(id, types);
     }
-    this.blobStart = blobStart;
-    this.blobEnd = blobEnd;
-    this.inputTypes = inputTypes;
 
     this.ensureProc(this.plan.output.step);
     const out = this.tables.get(this.plan.output.step) as Table;
@@ -187,9 +182,10 @@ class Compiler {
     };
   }
 
-  private blobStart = new Map<string, number>();
-  private blobEnd = new Map<string, number>();
-  private inputTypes = new Map<string, Map<string, ValueType>>();
+  /** Per data-input step: cells holding its blob's start and end address, and field types. */
+  private readonly blobStart = new Map<string, number>();
+  private readonly blobEnd = new Map<string, number>();
+  private readonly inputTypes = new Map<string, Map<string, ValueType>>();
 
   // ------------------------------------------------------------------ helpers
 

@@ -6,7 +6,10 @@ import { M2mError } from '../errors.js';
 import { verifyInProcess } from '../prover/native-addon.js';
 import { type Felt, hexToDigest } from './encode.js';
 
-/** Version of the plan compiler (compile.ts); part of the registry program id. */
+/**
+ * Version of the plan compiler (compile.ts); part of the registry program id. Bump it with any
+ * change to the code the compiler emits: provers and verifiers must compile plans identically.
+ */
 export const PLAN_COMPILER_VERSION = '0.1.0';
 const RUNTIME_MODULES = ['fixed', 'str', 'data'] as const;
 
