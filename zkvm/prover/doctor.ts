@@ -1,4 +1,5 @@
 import { spawnSync } from 'node:child_process';
+import { PLAN_COMPILER_VERSION } from '../plan-proof/native.js';
 import { nativeAddonStatus } from './native-addon.js';
 import { callNativeProver, findNativeProver, nativeProverCandidates } from './native-process.js';
 
@@ -50,6 +51,7 @@ export async function diagnoseBackends(): Promise<BackendStatus[]> {
           'compliance:aml.threshold',
           'compliance:order_total.cap',
           'compliance:batch',
+          `plan (compiler ${PLAN_COMPILER_VERSION}; refuses parse, serialize, toString, toNumber)`,
         ],
       });
     } catch (error) {
