@@ -180,6 +180,7 @@ export function registerStarkCommands(program: Command, setExit: (code: number) 
           proofBytes: envelope.proof.length,
           proofHash: envelope.proofHash,
           provingTimeMs: envelope.metadata.provingTimeMs,
+          cyclesUsed: envelope.metadata.cyclesUsed,
           wallTimeMs: Math.round(wallMs),
           securityBits: envelope.metadata.securityBits,
         };
@@ -189,7 +190,7 @@ export function registerStarkCommands(program: Command, setExit: (code: number) 
             `proved ${publicInputs.policyId} (${POLICIES[publicInputs.policyId as PolicyId].relation}) -> ${opts.output}\n`,
           );
           process.stdout.write(
-            `  proof ${summary.proofBytes} bytes, proving ${summary.provingTimeMs} ms (wall ${summary.wallTimeMs} ms), ${summary.securityBits}-bit security\n`,
+            `  proof ${summary.proofBytes} bytes, proving ${summary.provingTimeMs} ms (wall ${summary.wallTimeMs} ms), ${summary.cyclesUsed} VM cycles, ${summary.securityBits}-bit security\n`,
           );
         }
         setExit(EXIT.ok);

@@ -56,16 +56,21 @@ describe('m2m plan prove | verify (CLI)', () => {
   });
 
   it('refuses a plan the backend cannot prove, naming the operation', () => {
+    const plan = join(dir, 'json-out.yaml');
+    const text = readFileSync('plans/api-catalog.yaml', 'utf8');
+    writeFileSync(plan, text.replace('format: csv, field: csv', 'format: json, field: csv'));
     const r = m2m(
       'plan',
       'prove',
-      'plans/api-catalog.yaml',
+      plan,
       '--data',
       'plans/data/api-catalog.json',
       '--out',
       join(dir, 'x'),
     );
     expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/BACKEND_UNSUPPORTED_OPERATION.*transform parse/);
+    expect(r.stderr).toMatch(
+      /BACKEND_UNSUPPORTED_OPERATION.*step "csv": transform serialize \(format json\)/,
+    );
   });
 });

@@ -31,6 +31,7 @@ const load = (name: string) => ({
 
 const PROVABLE = [
   'aml-screening',
+  'api-catalog',
   'inventory-reconciliation',
   'loan-payoff',
   'median-price',
@@ -78,10 +79,16 @@ describe('plan programs compute exactly what the reference executor computes', (
   });
 
   it('refuses a plan with an unsupported operation before proving, naming it', async () => {
-    const { validated, data } = load('api-catalog');
+    const { data } = load('api-catalog');
+    const text = readFileSync('plans/api-catalog.yaml', 'utf8')
+      .replace('format: json', 'format: csv')
+      .replace('format: csv, field: csv', 'format: json, field: csv');
+    const validated = assertValidPlan(text, { file: 'api-catalog (csv in, json out)' });
     await expect(provePlan(validated, data)).rejects.toMatchObject({
       code: 'BACKEND_UNSUPPORTED_OPERATION',
-      message: expect.stringContaining('step "items": transform parse (format json)'),
+      message: expect.stringContaining(
+        'step "items": transform parse (format csv); step "csv": transform serialize (format json)',
+      ),
     });
   });
 });

@@ -34,6 +34,9 @@ describe('compliance proofs (native STARK)', () => {
     honest = (await proveCompliance(inputs, '9999')).envelope;
     expect(honest.proof.length).toBeLessThan(64 * 1024);
     expect(honest.metadata.securityBits).toBeGreaterThanOrEqual(96);
+    // The compliance program runs about 90 cycles: a measured figure, never a placeholder 0.
+    expect(honest.metadata.cyclesUsed).toBeGreaterThan(50);
+    expect(honest.metadata.cyclesUsed).toBeLessThan(1 << 16);
     expect((await verifyCompliance(honest, inputs)).valid).toBe(true);
   });
 

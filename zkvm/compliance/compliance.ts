@@ -99,6 +99,10 @@ interface ProveResponse {
   proofHash: string;
   proofSizeBytes: number;
   provingTimeMs: number;
+  /** VM cycles of the proven execution (main trace length). */
+  cycles: number;
+  /** Padded trace length the STARK commits to. */
+  traceLength: number;
   publicInputsHash: string;
   witnessCommitment: string;
   policyId: string;
@@ -123,7 +127,7 @@ function envelopeOf(
     publicOutputs: {},
     metadata: {
       provingTimeMs: Math.round(response.provingTimeMs),
-      cyclesUsed: 0,
+      cyclesUsed: response.cycles,
       memoryUsed: response.peakMemoryBytes ?? 0,
       securityBits: response.securityBits,
     },

@@ -1,5 +1,6 @@
 import { canonicalJson } from '../commitment/digest.js';
 import { M2mError } from '../errors.js';
+import { csvField } from '../exec/csv.js';
 import * as D from '../numeric/decimal.js';
 import { buildExecutionDAG } from '../plan/dag.js';
 import type {
@@ -47,6 +48,7 @@ export const HEAP_START = 1 << 20;
 export const BLOB_KEY_BASE = 1_000_000;
 export const AGGREGATE_KEY_BASE = 2_000_000;
 export const OUTPUT_KEY = 3_000_000;
+export const PARSE_KEY_BASE = 4_000_000;
 const P_MINUS_ONE = 18446744069414584320n;
 
 export interface CompiledPlan {
@@ -57,6 +59,8 @@ export interface CompiledPlan {
   inputTypes: Map<string, Map<string, ValueType>>;
   /** Aggregate step id -> its hint key. */
   aggregateKeys: Map<string, number>;
+  /** Parse step id -> its hint key (the number of records it produces). */
+  parseKeys: Map<string, number>;
   /** Field types of the output records (the output-hash encoding). */
   outputTypes: Map<string, ValueType>;
 }
@@ -104,6 +108,9 @@ class Compiler {
   private readonly literals = new Map<string, number>();
   private readonly errors = new Map<string, string>();
   private readonly aggregateKeys = new Map<string, number>();
+  private readonly parseKeys = new Map<string, number>();
+  /** Whether the program calls m2m::plan::text (an unused import does not assemble). */
+  private usesText = false;
   private readonly CUR: number;
   private readonly DST: number;
 
@@ -168,6 +175,7 @@ class Compiler {
       'use m2m::plan::fixed',
       'use m2m::plan::str',
       'use m2m::plan::data',
+      ...(this.usesText ? ['use m2m::plan::text'] : []),
       '',
       ...[...this.errors].map(([name, text]) => `const ${name} = ${text}`),
       '',
@@ -178,6 +186,7 @@ class Compiler {
       dataInputs,
       inputTypes,
       aggregateKeys: this.aggregateKeys,
+      parseKeys: this.parseKeys,
       outputTypes: typesOf(out.layout),
     };
   }
@@ -448,6 +457,16 @@ class Compiler {
         return unary(`exec.str::${e.op}`);
       case 'concat':
         return fold('exec.str::concat');
+      case 'toString':
+        return [...(args[0] as string[]), ...this.toStringCode(type)];
+      case 'toNumber':
+        this.usesText = true;
+        return [
+          ...(args[0] as string[]),
+          'dup mem_load push.0 movup.2 exec.text::try_parse_decimal_bytes',
+          `dup eq.3 assertz.err=${this.err('EXEC_OVERFLOW', 'toNumber: a decimal outside the numeric model')}`,
+          `assertz.err=${this.err('EXEC_INVALID_NUMBER', 'toNumber: not a decimal number, or more than 6 fractional digits')}`,
+        ];
       case 'eq':
       case 'ne': {
         const literal = type === 'string' ? literalOperand(e.args as [Expr, Expr]) : undefined;
@@ -468,6 +487,22 @@ class Compiler {
       default:
         throw new M2mError('BACKEND_UNSUPPORTED_OPERATION', `expression op "${e.op}"`);
     }
+  }
+
+  /** [value] -> [ptr]: formatValue (numbers as decimal text, booleans as true/false). */
+  private toStringCode(type: ValueType): string[] {
+    if (type === 'string') return [];
+    if (type === 'bool')
+      return [`if.true push.${this.literal('true')} else push.${this.literal('false')} end`];
+    this.usesText = true;
+    return ['exec.text::format_decimal'];
+  }
+
+  /** [ptr] -> [flag]: the string at ptr equals `text`. */
+  private stringEqualsLiteral(text: string): string[] {
+    return Buffer.byteLength(text, 'utf8') <= INLINE_LITERAL_BYTES
+      ? literalEqCode(text)
+      : [`push.${this.literal(text)} exec.str::eq`];
   }
 
   /** Lazy and/or: later arguments run only when they can change the result. */
@@ -705,9 +740,147 @@ class Compiler {
         );
         return { table: out, body: code };
       }
-      default:
-        throw new M2mError('BACKEND_UNSUPPORTED_OPERATION', `transform ${op.op}`);
+      case 'parse':
+        if (op.format === 'json') return this.parseJson(step.id, op, input, code);
+        break;
+      case 'serialize':
+        if (op.format === 'csv') return this.serializeCsv(op.field, input, code);
+        break;
     }
+    throw new M2mError('BACKEND_UNSUPPORTED_OPERATION', `transform ${op.op} (${op.format})`);
+  }
+
+  /**
+   * `parse (json)`: every input record's text yields its items, in order. The number of records
+   * comes as a hint (the table is allocated up front) and is asserted at the end. The driver is
+   * the one m2m::plan::text documents: coercion failures are deferred to the object's end, a
+   * repeated key is refused (M2M_TEXT_UNSUPPORTED), an unknown or missing one fails.
+   */
+  private parseJson(
+    stepId: string,
+    op: Extract<TransformStep['operation'], { op: 'parse' }>,
+    input: Table,
+    code: string[],
+  ): { table: Table; body: string[] } {
+    this.usesText = true;
+    const fields = sortedEntries(op.schema.fields);
+    const out = this.newTable(
+      packedLayout(new Map(fields.map(([name, t]) => [name, valueTypeOf(t)]))),
+    );
+    const key = PARSE_KEY_BASE + this.parseKeys.size;
+    this.parseKeys.set(stepId, key);
+    const pos = this.g.cell();
+    const ok = this.g.cell();
+    const seen = fields.map(() => this.g.cell());
+    const failed = (text: string) => this.err('EXEC_PARSE_FAILED', `step ${stepId}: ${text}`);
+    const read = (type: string): string => {
+      switch (type) {
+        case 'string':
+          return 'exec.text::json_try_string';
+        case 'boolean':
+          return 'exec.text::json_try_bool';
+        case 'integer':
+          return 'exec.text::json_try_integer';
+        default:
+          return 'exec.text::json_try_decimal';
+      }
+    };
+    // [key_ptr] -> []: the first field whose name matches reads the value; no match fails.
+    const dispatch = (i: number): string[] => {
+      const entry = fields[i];
+      if (entry === undefined)
+        return [
+          `drop push.0 assert.err=${failed(`a JSON key is not in the schema (${fields.map(([n]) => n).join(', ')})`)}`,
+        ];
+      const [name, type] = entry;
+      return [
+        'dup',
+        ...this.stringEqualsLiteral(name),
+        'if.true',
+        ...indent([
+          'drop',
+          `mem_load.${seen[i]} assertz.err=${this.err('M2M_TEXT_UNSUPPORTED', 'a repeated JSON key is not supported')}`,
+          `push.1 mem_store.${seen[i]}`,
+          read(type),
+          `mem_load.${ok} and mem_store.${ok}`,
+          ...this.store(this.DST, out.layout, name),
+        ]),
+        'else',
+        ...indent(dispatch(i + 1)),
+        'end',
+      ];
+    };
+    code.push(
+      `push.${key}.${key}.${key}.${key} adv.push_mapval dropw adv_push`,
+      `dup mem_store.${out.count} exec.str::alloc mem_store.${out.arr} push.0 mem_store.${pos}`,
+      ...this.forEach(input, [
+        ...this.load(this.CUR, input.layout, op.field),
+        'exec.text::json_begin drop',
+        'exec.text::json_next_object',
+        'while.true',
+        ...indent([
+          `push.${out.layout.stride} exec.str::alloc mem_store.${this.DST}`,
+          `push.1 mem_store.${ok}`,
+          ...seen.map((cell) => `push.0 mem_store.${cell}`),
+          'exec.text::json_next_key',
+          'while.true',
+          ...indent([...dispatch(0), 'exec.text::json_next_key']),
+          'end',
+          `mem_load.${ok} assert.err=${failed('a JSON value does not coerce to its field type')}`,
+          `${seen.map((cell) => `mem_load.${cell}`).join(' ')}${' and'.repeat(seen.length - 1)} assert.err=${failed('a JSON object lacks a field of the schema')}`,
+          `mem_load.${this.DST} mem_load.${pos} mem_load.${out.arr} add mem_store`,
+          `mem_load.${pos} add.1 mem_store.${pos}`,
+          'exec.text::json_next_object',
+        ]),
+        'end',
+        'exec.text::json_end',
+      ]),
+      `mem_load.${pos} mem_load.${out.count} assert_eq.err=${this.err('M2M_PLAN_BAD_HINT', 'the parsed record count differs from the hint')}`,
+    );
+    return { table: out, body: code };
+  }
+
+  /**
+   * `serialize (csv)`: one record whose field holds formatCsv of the input: the sorted field
+   * names, then a line per record (numbers as decimal text, booleans as true/false, strings
+   * quoted when they need it); no records give the empty text.
+   */
+  private serializeCsv(
+    field: string,
+    input: Table,
+    code: string[],
+  ): { table: Table; body: string[] } {
+    this.usesText = true;
+    const names = [...input.layout.fields.keys()];
+    const out = this.newTable(packedLayout(new Map([[field, 'string' as ValueType]])));
+    const header = this.literal(names.map(csvField).join(','));
+    const values = names.flatMap((name, i) => {
+      const type = (input.layout.fields.get(name) as { type: ValueType }).type;
+      const append =
+        type === 'num'
+          ? 'exec.text::builder_append_decimal'
+          : type === 'bool'
+            ? 'exec.text::builder_append_bool'
+            : 'exec.text::builder_append_csv_field';
+      return [
+        ...(i > 0 ? ['push.44 exec.text::builder_append_byte'] : []),
+        ...this.load(this.CUR, input.layout, name),
+        append,
+      ];
+    });
+    code.push(
+      'exec.text::builder_start',
+      `mem_load.${input.count} eq.0 not`,
+      'if.true',
+      `    push.${header} exec.text::builder_append`,
+      'end',
+      ...this.forEach(input, ['push.10 exec.text::builder_append_byte', ...values]),
+      `exec.text::builder_finish mem_store.${this.DST}`,
+      `push.1 dup mem_store.${out.count} exec.str::alloc mem_store.${out.arr}`,
+      `push.${out.layout.stride} exec.str::alloc dup mem_load.${out.arr} mem_store`,
+      `mem_load.${this.DST} swap mem_store`,
+    );
+    return { table: out, body: code };
   }
 
   private loop(step: LoopStep, code: string[]): { table: Table; body: string[] } {

@@ -10,8 +10,8 @@ import { type Felt, hexToDigest } from './encode.js';
  * Version of the plan compiler (compile.ts); part of the registry program id. Bump it with any
  * change to the code the compiler emits: provers and verifiers must compile plans identically.
  */
-export const PLAN_COMPILER_VERSION = '0.1.0';
-const RUNTIME_MODULES = ['fixed', 'str', 'data'] as const;
+export const PLAN_COMPILER_VERSION = '0.2.0';
+const RUNTIME_MODULES = ['fixed', 'str', 'data', 'text'] as const;
 
 /** Poseidon2 digest of a felt list (a multiple of 8 long), computed in process by the addon. */
 export function hashFelts(felts: readonly Felt[]): Felt[] {
@@ -43,7 +43,7 @@ let programId: string | undefined;
 
 /**
  * Registry id of the plan prover: sha256 over the compiler version and the Miden assembly runtime
- * the compiled programs link (m2m::plan::fixed, str, data). Each plan compiles to its own program,
+ * the compiled programs link (m2m::plan::fixed, str, data, text). Each plan compiles to its own program,
  * so the registry trusts the compiler and runtime; a verifier recompiles the plan and checks the
  * proof against that program's MAST root.
  */

@@ -55,6 +55,10 @@ export function buildWitness(
     if (inputs.some((r) => r === undefined)) continue; // not executed (a branch arm not taken)
     advice.push({ key: BigInt(key), values: aggregateHints(step, inputs.flat() as Rec[]) });
   }
+  for (const [id, key] of compiled.parseKeys) {
+    const parsed = records.get(id);
+    if (parsed !== undefined) advice.push({ key: BigInt(key), values: [BigInt(parsed.length)] });
+  }
   const produced = records.get(plan.output.step);
   if (produced === undefined)
     throw new M2mError('PLAN_PROOF_WITNESS', `the output step "${plan.output.step}" did not run`);

@@ -51,7 +51,7 @@ export async function diagnoseBackends(): Promise<BackendStatus[]> {
           'compliance:aml.threshold',
           'compliance:order_total.cap',
           'compliance:batch',
-          `plan (compiler ${PLAN_COMPILER_VERSION}; refuses parse, serialize, toString, toNumber)`,
+          `plan (compiler ${PLAN_COMPILER_VERSION}; refuses parse (csv) and serialize (json))`,
         ],
       });
     } catch (error) {

@@ -3,7 +3,7 @@ import type { ProgramMetadata } from './metadata.js';
 /**
  * Programs trusted as part of this package (the embedded default registry): the Miden compliance
  * programs of guest/m2m-stark 0.1.0 (ids are the MAST roots `m2m-prover info` reports) and the
- * plan compiler with its runtime.
+ * plan compiler 0.2.0 with its runtime.
  * test/integration/registry-programs.test.ts fails when the Rust programs drift from these ids,
  * so a changed program can never be trusted silently: it needs a new entry (and version).
  */
@@ -36,10 +36,12 @@ export const DEFAULT_PROGRAMS: readonly ProgramMetadata[] = [
   },
   {
     ...common,
-    // Not a single program: the plan compiler 0.1.0 with its MASM runtime (fixed, str, data).
-    // Every plan compiles to its own program, which the verifier recompiles; see
+    // Not a single program: the plan compiler 0.2.0 with its MASM runtime (fixed, str, data,
+    // text). Every plan compiles to its own program, which the verifier recompiles; see
     // zkvm/plan-proof/native.ts planProgramId and test/integration/registry-programs.test.ts.
-    programId: 'sha256:3d53b411652c13d2f7a481ce5cc0800e3e1f6ae96fb876681c8e5039f53eac2a',
+    // 0.2.0 added parse (json), serialize (csv), toString and toNumber; 0.1.0 refused them.
+    programId: 'sha256:d82659190cd841e532c5d970104cfdefd54b2ecc8836b8a10befb10147d0389c',
+    version: '0.2.0',
     name: 'plan/compiler',
     features: [
       'plan',
@@ -50,6 +52,9 @@ export const DEFAULT_PROGRAMS: readonly ProgramMetadata[] = [
       'compute',
       'branch',
       'loop',
+      'parse:json',
+      'serialize:csv',
+      'text',
     ],
   },
 ];

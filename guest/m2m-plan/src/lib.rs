@@ -77,14 +77,15 @@ fn classify(e: &ExecutionError) -> RunError {
 }
 
 /// The Miden assembly modules of this crate: `(module path, source)`, linked in this order.
-pub const MODULES: [(&str, &str); 3] = [
+pub const MODULES: [(&str, &str); 4] = [
     (FIXED_MODULE, FIXED_MASM),
     ("m2m::plan::str", include_str!("../asm/str.masm")),
     ("m2m::plan::data", include_str!("../asm/data.masm")),
+    ("m2m::plan::text", include_str!("../asm/text.masm")),
 ];
 
 /// An assembler with the Miden core library (statically linked) and every module of
-/// [`MODULES`] (`m2m::plan::fixed`, `m2m::plan::str`, `m2m::plan::data`).
+/// [`MODULES`] (`m2m::plan::fixed`, `str`, `data` and `text`).
 pub fn assembler() -> Result<Assembler, RunError> {
     let source_manager = Arc::new(DefaultSourceManager::default());
     let mut assembler = Assembler::new(source_manager.clone())
@@ -177,6 +178,46 @@ pub fn cycles(program: &Program, inputs: &[Felt]) -> Result<usize, RunError> {
     let trace = miden_vm::trace::build_trace(trace_inputs)
         .map_err(|e| RunError::Other(format!("trace: {e}")))?;
     Ok(trace.trace_len_summary().main_trace_len())
+}
+
+/// A proof with the trace figures `miden_prover::prove_sync` does not report.
+pub struct TracedProof {
+    /// The final operand stack.
+    pub stack_outputs: StackOutputs,
+    /// The proof (BLAKE3 commitments, [`PROOF_HASH`]).
+    pub proof: ExecutionProof,
+    /// Main-trace length (VM cycles, with the final HALT row).
+    pub cycles: usize,
+    /// Padded trace length: the rows the STARK commits to (chiplets included).
+    pub trace_length: usize,
+}
+
+/// Proves an execution trace with BLAKE3 commitments: the steps `miden_prover::prove_sync`
+/// takes after execution, keeping the trace length that function hides.
+pub fn prove_trace(trace: miden_vm::trace::ExecutionTrace) -> Result<TracedProof, ExecutionError> {
+    use miden_prover::config;
+
+    let summary = trace.trace_len_summary();
+    let (cycles, trace_length) = (summary.main_trace_len(), summary.padded_trace_len());
+    let stack_outputs = *trace.stack_outputs();
+    let precompile_requests = trace.precompile_requests().to_vec();
+    let (public_values, kernel_felts) = trace.public_inputs().to_air_inputs();
+    let matrix = trace.to_row_major_matrix();
+    drop(trace);
+    let var_len_public_inputs: &[&[Felt]] = &[&kernel_felts];
+    let stark_config = config::blake3_256_config(config::pcs_params());
+    let bytes = miden_prover::prove_stark(
+        &stark_config,
+        &matrix,
+        &public_values,
+        var_len_public_inputs,
+    )?;
+    Ok(TracedProof {
+        stack_outputs,
+        proof: ExecutionProof::new(bytes, PROOF_HASH, precompile_requests),
+        cycles,
+        trace_length,
+    })
 }
 
 /// Executes and proves a program; returns the output stack and the serialized proof.

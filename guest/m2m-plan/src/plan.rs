@@ -315,44 +315,25 @@ pub fn run(req: &PlanRun) -> Result<RunOutput, PlanError> {
 /// Same steps as `miden_prover::prove_sync` with BLAKE3 commitments (that function hides the
 /// trace, whose length we report).
 pub fn prove(req: &PlanRun) -> Result<ProveOutput, PlanError> {
-    use miden_prover::config;
-
     let start = Instant::now();
     let Traced {
         trace,
         program_hash,
     } = execute_and_trace(req)?;
-    let summary = trace.trace_len_summary();
-    let (cycles, trace_length) = (summary.main_trace_len(), summary.padded_trace_len());
-    let stack_outputs = canonical(trace.stack_outputs().iter().copied());
-    let precompile_requests = trace.precompile_requests().to_vec();
-    if !precompile_requests.is_empty() {
+    if !trace.precompile_requests().is_empty() {
         return Err(PlanError::new(
             codes::EXECUTION_FAILED,
             "the program made precompile requests (e.g. keccak256/sha512/signature precompiles), \
              which plan proofs do not accept",
         ));
     }
-    let (public_values, kernel_felts) = trace.public_inputs().to_air_inputs();
-    let matrix = trace.to_row_major_matrix();
-    drop(trace);
-    let var_len_public_inputs: &[&[Felt]] = &[&kernel_felts];
-    let stark_config = config::blake3_256_config(config::pcs_params());
-    let bytes = miden_prover::prove_stark(
-        &stark_config,
-        &matrix,
-        &public_values,
-        var_len_public_inputs,
-    )
-    .map_err(|e| execution_error(&e))?;
-    drop(matrix);
-    let proof = ExecutionProof::new(bytes, PROOF_HASH, precompile_requests);
+    let proved = crate::prove_trace(trace).map_err(|e| execution_error(&e))?;
     Ok(ProveOutput {
-        stack_outputs,
-        proof: proof.to_bytes(),
+        stack_outputs: canonical(proved.stack_outputs.iter().copied()),
+        proof: proved.proof.to_bytes(),
         program_hash,
-        cycles,
-        trace_length,
+        cycles: proved.cycles,
+        trace_length: proved.trace_length,
         proving_time_ms: start.elapsed().as_secs_f64() * 1000.0,
     })
 }

@@ -5,7 +5,7 @@ use std::time::Instant;
 use miden_core::{Felt, Word};
 use miden_vm::{
     advice::AdviceInputs, DefaultHost, ExecutionError, ExecutionOptions, ExecutionProof,
-    HashFunction, Program, ProgramInfo, ProvingOptions, StackInputs, StackOutputs,
+    FastProcessor, HashFunction, Program, ProgramInfo, StackInputs, StackOutputs,
 };
 
 use crate::error::{Error, ErrorCode, Result};
@@ -42,6 +42,10 @@ pub struct EngineProof {
     pub bytes: Vec<u8>,
     /// Wall time of execution plus proving, milliseconds.
     pub proving_time_ms: f64,
+    /// Main-trace length (VM cycles).
+    pub cycles: usize,
+    /// Padded trace length (rows the STARK commits to).
+    pub trace_length: usize,
 }
 
 fn felts(values: &[Felt], what: &str) -> Result<StackInputs> {
@@ -75,19 +79,23 @@ pub fn prove(program: &Program, stack_inputs: &[Felt], advice: Vec<Felt>) -> Res
     let options = ExecutionOptions::new(Some(MAX_CYCLES), 64, 4096, false, false)
         .map_err(|e| Error::new(ErrorCode::Internal, format!("execution options: {e}")))?;
     let start = Instant::now();
-    let (_outputs, proof) = miden_vm::prove_sync(
-        program,
+    let processor = FastProcessor::new_with_options(
         felts(stack_inputs, "prove")?,
         AdviceInputs::default().with_stack(advice),
-        &mut DefaultHost::default(),
         options,
-        ProvingOptions::new(PROOF_HASH),
     )
+    .map_err(ExecutionError::advice_error_no_context)
     .map_err(execution_error)?;
-    let proving_time_ms = start.elapsed().as_secs_f64() * 1000.0;
+    let trace_inputs = processor
+        .execute_trace_inputs_sync(program, &mut DefaultHost::default())
+        .map_err(execution_error)?;
+    let trace = miden_vm::trace::build_trace(trace_inputs).map_err(execution_error)?;
+    let proved = m2m_plan::prove_trace(trace).map_err(execution_error)?;
     Ok(EngineProof {
-        bytes: proof.to_bytes(),
-        proving_time_ms,
+        bytes: proved.proof.to_bytes(),
+        proving_time_ms: start.elapsed().as_secs_f64() * 1000.0,
+        cycles: proved.cycles,
+        trace_length: proved.trace_length,
     })
 }
 

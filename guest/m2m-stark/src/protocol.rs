@@ -279,6 +279,8 @@ fn proof_json(proof: &EngineProof, proof_type: &str) -> Value {
         "proofHash": sha256_string(&sha256(&proof.bytes)),
         "proofSizeBytes": proof.bytes.len(),
         "provingTimeMs": (proof.proving_time_ms * 1000.0).round() / 1000.0,
+        "cycles": proof.cycles,
+        "traceLength": proof.trace_length,
     });
     merge(&mut v, security_json());
     v
