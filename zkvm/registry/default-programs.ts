@@ -40,7 +40,7 @@ export const DEFAULT_PROGRAMS: readonly ProgramMetadata[] = [
     // text). Every plan compiles to its own program, which the verifier recompiles; see
     // zkvm/plan-proof/native.ts planProgramId and test/integration/registry-programs.test.ts.
     // 0.2.0 added parse (json), serialize (csv), toString and toNumber; 0.1.0 refused them.
-    programId: 'sha256:d82659190cd841e532c5d970104cfdefd54b2ecc8836b8a10befb10147d0389c',
+    programId: 'sha256:356aa82447ef88f41c15aa58e1f0d114095d95e285ab4defdf826ee60fc8bc56',
     version: '0.2.0',
     name: 'plan/compiler',
     features: [

@@ -9,16 +9,15 @@
 
 use std::cmp::Ordering;
 
+mod common;
+
+use common::{felt, Out, HEAP};
 use m2m_plan::{assemble_program, host, prove, verify, MAX_CYCLES};
 use miden_core::Felt;
-use miden_processor::ContextId;
 use miden_vm::{
-    advice::AdviceInputs, DefaultHost, ExecutionOptions, ExecutionOutput, FastProcessor, Program,
-    StackInputs,
+    advice::AdviceInputs, DefaultHost, ExecutionOptions, FastProcessor, Program, StackInputs,
 };
 
-/// Initial heap pointer of the test programs.
-const HEAP: u64 = 1 << 16;
 /// Pushed before the body of a test program and checked under its outputs: together with the
 /// final stack depth of 16 this checks the stack effect of the procedures exactly.
 const SENTINEL: u64 = 0x5e47_14e1;
@@ -38,10 +37,6 @@ proc load
     drop drop
 end
 ";
-
-fn felt(x: u64) -> Felt {
-    Felt::new(x).expect("canonical field element")
-}
 
 /// -1 as a field element.
 fn minus_one() -> u64 {
@@ -130,51 +125,9 @@ impl Runner {
     }
 }
 
-struct Out(ExecutionOutput);
-
-impl std::fmt::Debug for Out {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Out({:?})", self.0.stack)
-    }
-}
-
 impl Out {
     fn top(&self) -> u64 {
         self.0.stack.get_element(0).unwrap().as_canonical_u64()
-    }
-
-    fn stack(&self, i: usize) -> u64 {
-        self.0.stack.get_element(i).unwrap().as_canonical_u64()
-    }
-
-    fn mem(&self, addr: u64) -> u64 {
-        self.0
-            .memory
-            .read_element(ContextId::root(), felt(addr))
-            .unwrap()
-            .as_canonical_u64()
-    }
-
-    /// The string at `ptr`, checking the layout: aligned, zero header elements, bytes < 256,
-    /// zero padding.
-    fn string(&self, ptr: u64) -> Vec<u8> {
-        assert_eq!(ptr % 4, 0, "unaligned string");
-        assert!(ptr >= HEAP && ptr < self.mem(0), "string outside the heap");
-        let n = self.mem(ptr);
-        assert!(n < 1 << 24);
-        for i in 1..4 {
-            assert_eq!(self.mem(ptr + i), 0, "header element {i}");
-        }
-        let bytes: Vec<u8> = (0..n)
-            .map(|i| {
-                let b = self.mem(ptr + 4 + i);
-                u8::try_from(b).unwrap_or_else(|_| panic!("byte {i} = {b}"))
-            })
-            .collect();
-        for i in n..4 * n.div_ceil(4) {
-            assert_eq!(self.mem(ptr + 4 + i), 0, "padding element {i} of {n}");
-        }
-        bytes
     }
 }
 

@@ -13,16 +13,16 @@
 
 use std::sync::Arc;
 
+mod common;
+
+use common::{felt, Out, HEAP};
 use m2m_plan::{host, MAX_CYCLES};
 use miden_core::Felt;
-use miden_processor::ContextId;
 use miden_vm::{
-    advice::AdviceInputs, Assembler, DefaultHost, ExecutionOptions, ExecutionOutput, FastProcessor,
-    Program, ProvingOptions, StackInputs,
+    advice::AdviceInputs, Assembler, DefaultHost, ExecutionOptions, FastProcessor, Program,
+    ProvingOptions, StackInputs,
 };
 
-/// Initial heap pointer of the test programs.
-const HEAP: u64 = 1 << 16;
 /// Where the JSON driver logs what it read.
 const LOG: u64 = 1 << 24;
 /// Pushed before the body and checked under the outputs (checks stack effects exactly).
@@ -64,10 +64,6 @@ proc log
     add.3 mem_store
 end
 ";
-
-fn felt(x: u64) -> Felt {
-    Felt::new(x).expect("canonical field element")
-}
 
 /// The advice of a string: k = 1 + ceil(n / 4), the header [n, 0, 0, 0], the bytes, padding.
 fn string_advice(bytes: &[u8]) -> Vec<Felt> {
@@ -149,43 +145,11 @@ impl Runner {
     }
 }
 
-struct Out(ExecutionOutput);
-
 impl Out {
-    fn stack(&self, i: usize) -> u64 {
-        self.0.stack.get_element(i).unwrap().as_canonical_u64()
-    }
-
     fn i64_at(&self, i: usize) -> i64 {
         let (lo, hi) = (self.stack(i), self.stack(i + 1));
         assert!(lo <= 0xffff_ffff && hi <= 0xffff_ffff, "limbs {lo} {hi}");
         ((hi << 32) | lo) as i64
-    }
-
-    fn mem(&self, addr: u64) -> u64 {
-        self.0
-            .memory
-            .read_element(ContextId::root(), felt(addr))
-            .unwrap()
-            .as_canonical_u64()
-    }
-
-    /// The string at `ptr`, checking the layout (aligned, zero header and padding, bytes).
-    fn string(&self, ptr: u64) -> Vec<u8> {
-        assert_eq!(ptr % 4, 0, "unaligned string");
-        assert!(ptr >= HEAP && ptr < self.mem(0), "string outside the heap");
-        let n = self.mem(ptr);
-        assert!(n < 1 << 24);
-        for i in 1..4 {
-            assert_eq!(self.mem(ptr + i), 0, "header element {i}");
-        }
-        let bytes: Vec<u8> = (0..n)
-            .map(|i| u8::try_from(self.mem(ptr + 4 + i)).expect("byte"))
-            .collect();
-        for i in n..4 * n.div_ceil(4) {
-            assert_eq!(self.mem(ptr + 4 + i), 0, "padding element {i} of {n}");
-        }
-        bytes
     }
 
     /// Everything from mem[0] on (the free heap) is zero.
@@ -1838,6 +1802,90 @@ fn json_scanner_matches_the_reference_on_hand_picked_texts() {
         assert_sound(&got, &reference);
     }
     assert!(residues.iter().all(|&n| n >= 5), "{residues:?}");
+}
+
+/// Numbers on both sides of the scanner's fast path (at most 9 integer digits, 1..6 fraction
+/// digits, then '"' or ',' or '}') and its fallback, as JSON tokens and as decimal texts in
+/// strings, in the middle and at the end of an object, at every length residue (the texts whose
+/// length is a multiple of 4 are copied by json_begin).
+#[test]
+fn json_numbers_match_the_reference_on_and_off_the_fast_path() {
+    let mut r = Runner::new();
+    let p = driver_with(&r, &MIXED, 49, false);
+    let numbers = [
+        "0",
+        "-0",
+        "7",
+        "26",
+        "-12",
+        "123456789",
+        "-123456789",
+        "1234567890",
+        "0.5",
+        "-0.5",
+        "0.000001",
+        "-0.000001",
+        "1.0",
+        "1.000000",
+        "1.0000000",
+        "1.1234567",
+        "1.1234560",
+        "999999999.999999",
+        "-999999999.999999",
+        "9999999999.999999",
+        "3.14159",
+        "00",
+        "00.5",
+        "01",
+        "-01",
+        "-",
+        "-.5",
+        ".5",
+        "1.",
+        "1.e2",
+        "12e3",
+        "1E3",
+        "1.5e2",
+        "1.5E-2",
+        "--1",
+        "1-",
+        "1.2.3",
+        "0x1",
+        "9007199254740993",
+        "123456789012345",
+        "1234567890123456",
+        "",
+        " 5",
+        "5 ",
+        "+5",
+    ];
+    let mut residues = [0; 4];
+    for num in numbers {
+        for quoted in [false, true] {
+            let v = if quoted {
+                format!("\"{num}\"")
+            } else {
+                num.to_string()
+            };
+            for pad in 0..4 {
+                let sp = " ".repeat(pad);
+                for text in [
+                    format!(r#"{{"id": "a", "price": {v}, "n": 1, "ok": true}}{sp}"#),
+                    format!(r#"[{{"id": "a", "ok": false, "n": {v}{sp}, "price": {v}}}]"#),
+                    format!(r#"{{"id": "a", "n": 2, "ok": true, "price": {v}{sp}}}"#),
+                ] {
+                    residues[text.len() % 4] += 1;
+                    let reference = ref_parse_json_records(text.as_bytes(), &MIXED);
+                    let got = run_driver(&mut r, &p, &MIXED, text.as_bytes());
+                    if !vm_refuses_number(num.as_bytes(), !quoted) {
+                        assert_eq!(got, reference, "{text}");
+                    }
+                    assert_sound(&got, &reference);
+                }
+            }
+        }
+    }
+    assert!(residues.iter().all(|&n| n >= 50), "{residues:?}");
 }
 
 /// Random valid texts for MIXED: records in random key order and spacing, values of every kind
