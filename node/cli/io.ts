@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import { formatLocation, isM2mError, M2mError } from '../../zkvm/errors.js';
 import type { PlanIssue } from '../../zkvm/plan/issues.js';
 
@@ -23,21 +22,21 @@ Exit codes:
   3   file could not be read or written
   70  internal error (a bug; please report it with the command line)`;
 
-export function readText(path: string): string {
-  return readFileBytes(path).toString('utf8');
-}
+import { readText } from '../files.js';
 
-export function readFileBytes(path: string): Buffer {
-  try {
-    return readFileSync(path);
-  } catch (cause) {
-    throw new M2mError(
-      'IO_READ_FAILED',
-      `cannot read ${path}: ${(cause as NodeJS.ErrnoException).code ?? String(cause)}`,
-      { cause },
-    );
-  }
-}
+export { readFileBytes, readText } from '../files.js';
+
+/** Resolves with the first SIGINT or SIGTERM (a long-running command's graceful stop). */
+export const nextSignal = (): Promise<NodeJS.Signals> =>
+  new Promise((resolve) => {
+    const stop = (received: NodeJS.Signals) => {
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+      resolve(received);
+    };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+  });
 
 export function readJson(path: string): unknown {
   const text = readText(path);

@@ -3,8 +3,11 @@ import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { registerDemoCommand } from './demo-command.js';
 import { EXIT, EXIT_CODES_HELP, reportError } from './io.js';
+import { registerJobCommands } from './job-commands.js';
+import { registerNodeCommands } from './node-commands.js';
 import { registerPlanCommands } from './plan-commands.js';
 import { registerPlanProofCommands } from './plan-proof-commands.js';
+import { registerRelayCommands } from './relay-commands.js';
 import { registerStarkCommands } from './stark-commands.js';
 import { registerZkvmCommands } from './zkvm-commands.js';
 
@@ -29,6 +32,9 @@ export async function main(argv: string[]): Promise<number> {
   registerPlanProofCommands(registerPlanCommands(program, setExit), setExit);
   registerStarkCommands(program, setExit);
   registerZkvmCommands(program, setExit);
+  registerRelayCommands(program, setExit);
+  registerNodeCommands(program, setExit);
+  registerJobCommands(program, setExit);
   registerDemoCommand(program, setExit);
   const json = argv.includes('--json');
   try {
