@@ -15,3 +15,15 @@ export function readFileBytes(path: string): Buffer {
 }
 
 export const readText = (path: string): string => readFileBytes(path).toString('utf8');
+
+/** Reads a JSON file; bad JSON is DATA_SYNTAX naming the path. */
+export function readJson(path: string): unknown {
+  const text = readText(path);
+  try {
+    return JSON.parse(text);
+  } catch (cause) {
+    throw new M2mError('DATA_SYNTAX', `${path} is not valid JSON: ${(cause as Error).message}`, {
+      cause,
+    });
+  }
+}

@@ -22,9 +22,7 @@ Exit codes:
   3   file could not be read or written
   70  internal error (a bug; please report it with the command line)`;
 
-import { readText } from '../files.js';
-
-export { readFileBytes, readText } from '../files.js';
+export { readFileBytes, readJson, readText } from '../files.js';
 
 /** Resolves with the first SIGINT or SIGTERM (a long-running command's graceful stop). */
 export const nextSignal = (): Promise<NodeJS.Signals> =>
@@ -37,17 +35,6 @@ export const nextSignal = (): Promise<NodeJS.Signals> =>
     process.on('SIGINT', stop);
     process.on('SIGTERM', stop);
   });
-
-export function readJson(path: string): unknown {
-  const text = readText(path);
-  try {
-    return JSON.parse(text);
-  } catch (cause) {
-    throw new M2mError('DATA_SYNTAX', `${path} is not valid JSON: ${(cause as Error).message}`, {
-      cause,
-    });
-  }
-}
 
 export function printJson(value: unknown): void {
   process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);

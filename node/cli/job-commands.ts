@@ -11,12 +11,12 @@ import type { JobVerdict } from '../customer/verify.js';
 import { KIND_JOB_RESULT } from '../dvm/event.js';
 import type { JobFeedback } from '../dvm/feedback.js';
 import type { ZkvmChoice } from '../dvm/request.js';
+import { DEFAULT_RELAY } from '../market/defaults.js';
 import { loadOrCreateSecretKey, parsePubkey, parseSecretKey } from '../market/keyfile.js';
 import { RelayPool } from '../nostr/pool.js';
 import { EXIT, printJson, readJson, readText } from './io.js';
 
 /** The embedded relay's default address (`m2m relay start`). */
-export const DEFAULT_RELAY = 'ws://127.0.0.1:7447';
 
 const defaultDataDir = (): string => process.env.M2M_HOME ?? join(homedir(), '.m2m');
 

@@ -4,6 +4,7 @@ import { Command, CommanderError } from 'commander';
 import { registerDemoCommand } from './demo-command.js';
 import { EXIT, EXIT_CODES_HELP, reportError } from './io.js';
 import { registerJobCommands } from './job-commands.js';
+import { registerMcpCommand } from './mcp-commands.js';
 import { registerNodeCommands } from './node-commands.js';
 import { registerPlanCommands } from './plan-commands.js';
 import { registerPlanProofCommands } from './plan-proof-commands.js';
@@ -35,6 +36,7 @@ export async function main(argv: string[]): Promise<number> {
   registerRelayCommands(program, setExit);
   registerNodeCommands(program, setExit);
   registerJobCommands(program, setExit);
+  registerMcpCommand(program, setExit);
   registerDemoCommand(program, setExit);
   const json = argv.includes('--json');
   try {
