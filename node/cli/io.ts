@@ -1,4 +1,4 @@
-import { formatLocation, isM2mError, M2mError } from '../../zkvm/errors.js';
+import { formatLocation, isM2mError } from '../../zkvm/errors.js';
 import type { PlanIssue } from '../../zkvm/plan/issues.js';
 
 /** Exit codes of `m2m`; documented in `m2m --help`. */
