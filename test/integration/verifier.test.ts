@@ -64,7 +64,8 @@ describe('ZKVerifier', () => {
     expect(
       await verifier.verify(proof, { kind: 'compliance', publicInputs: inputs }),
     ).toMatchObject({ valid: false, code: 'PROGRAM_VERSION_TOO_OLD' });
-    expect(DEFAULT_PROGRAMS.every((p) => p.version === '0.1.0')).toBe(true);
+    // The compliance program is 0.1.0, below the required 0.2.0 (the plan compiler is 0.2.0).
+    expect(DEFAULT_PROGRAMS.find((p) => p.programId === proof.programId)?.version).toBe('0.1.0');
   });
 
   it('verifyBatch reports each verdict', async () => {
