@@ -7,7 +7,8 @@
 # moved to 0.3.36, the first release with the fix. Plain `cargo install nostr-rs-relay --locked`
 # therefore fails on current toolchains.
 #
-# Needs protoc (Debian: protobuf-compiler) for the crate's gRPC stubs. The first build takes several
+# Needs protoc (Debian: protobuf-compiler) for the crate's gRPC stubs; as root it installs it with
+# apt-get. The first build takes several
 # minutes on 2 cores; its build directory is its own, so it never waits on the prover's cargo lock.
 set -euo pipefail
 VERSION="${NOSTR_RS_RELAY_VERSION:-0.8.12}"
@@ -18,8 +19,13 @@ if [ -x "${BIN}" ] && "${BIN}" --version 2>/dev/null | grep -qF "${VERSION}"; th
   exit 0
 fi
 if ! command -v protoc >/dev/null; then
-  echo "nostr-rs-relay needs protoc: apt-get install -y protobuf-compiler" >&2
-  exit 1
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "installing protoc (Debian package protobuf-compiler) for nostr-rs-relay's gRPC stubs" >&2
+    apt-get update -qq >&2 && apt-get install -y -qq protobuf-compiler >&2
+  else
+    echo "nostr-rs-relay needs protoc: apt-get install -y protobuf-compiler" >&2
+    exit 1
+  fi
 fi
 SRC="${ROOT}/src/nostr-rs-relay-${VERSION}"
 if [ ! -f "${SRC}/Cargo.lock" ]; then
