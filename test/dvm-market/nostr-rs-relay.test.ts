@@ -1,6 +1,4 @@
-import { describe, it } from 'vitest';
 import {
-  CI,
   NOSTR_RS_RELAY_BIN,
   NOSTR_RS_RELAY_PRESENT,
   startNostrRsRelay,
@@ -8,24 +6,22 @@ import {
 import { marketSuite } from './market-suite.js';
 
 /**
- * The same market suite over a real nostr-rs-relay on 127.0.0.1. Without the binary it is
- * skipped, except under CI=true, where starting the relay fails the suite (.ci/run builds it).
+ * The same market suite over a real nostr-rs-relay on 127.0.0.1. Without the binary the suite
+ * fails (never skips): `npm test` builds it (npm run build:relay).
  */
-if (NOSTR_RS_RELAY_PRESENT || CI) {
-  marketSuite('nostr-rs-relay', async () => {
-    const relay = await startNostrRsRelay();
-    return {
-      url: relay.url,
-      close: () =>
-        new Promise<void>((resolve) => {
-          if (relay.child.exitCode !== null) return resolve();
-          relay.child.once('exit', () => resolve());
-          relay.child.kill('SIGTERM');
-        }),
-    };
-  });
-} else {
-  describe.skip(`market over nostr-rs-relay (not installed at ${NOSTR_RS_RELAY_BIN})`, () => {
-    it('needs `bash scripts/nostr-rs-relay.sh`', () => {});
-  });
-}
+marketSuite('nostr-rs-relay', async () => {
+  if (!NOSTR_RS_RELAY_PRESENT)
+    throw new Error(
+      `nostr-rs-relay is not installed at ${NOSTR_RS_RELAY_BIN}: run \`npm run build:relay\` (npm test does)`,
+    );
+  const relay = await startNostrRsRelay();
+  return {
+    url: relay.url,
+    close: () =>
+      new Promise<void>((resolve) => {
+        if (relay.child.exitCode !== null) return resolve();
+        relay.child.once('exit', () => resolve());
+        relay.child.kill('SIGTERM');
+      }),
+  };
+});

@@ -7,13 +7,12 @@ import { REPO_ROOT } from './arbitraries.js';
 
 /**
  * A real nostr-rs-relay for the suites that run against it (scripts/nostr-rs-relay.sh builds it,
- * relay-config/nostr-rs-relay.toml configures it). Without the binary those suites are skipped,
- * except under CI=true, where they fail: CI installs it in .ci/run.
+ * relay-config/nostr-rs-relay.toml configures it). Without the binary those suites fail: `npm test`
+ * builds it first (npm run build:relay).
  */
 export const NOSTR_RS_RELAY_BIN =
   process.env.NOSTR_RS_RELAY_BIN ?? join(homedir(), '.cache/m2m/nostr-rs-relay/bin/nostr-rs-relay');
 export const NOSTR_RS_RELAY_PRESENT = existsSync(NOSTR_RS_RELAY_BIN);
-export const CI = process.env.CI === 'true';
 
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
