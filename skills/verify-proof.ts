@@ -3,6 +3,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import semver from 'semver';
 import { z } from 'zod';
+import { fetchStoredEvents } from '../node/customer/follow.js';
 import { type CustomerJob, CustomerStore } from '../node/customer/store.js';
 import { type JobVerdict, verifyJobResult } from '../node/customer/verify.js';
 import { KIND_JOB_RESULT, type NostrEvent } from '../node/dvm/event.js';
@@ -10,7 +11,7 @@ import { parseJobResult } from '../node/dvm/result.js';
 import { readFileBytes, readText } from '../node/files.js';
 import { normalizeJobData } from '../node/market/data-input.js';
 import { parseSecretKey } from '../node/market/keyfile.js';
-import { type PoolSubscription, RelayPool } from '../node/nostr/pool.js';
+import { RelayPool } from '../node/nostr/pool.js';
 import { isM2mError, M2mError } from '../zkvm/errors.js';
 import type { CanonicalRecord } from '../zkvm/exec/values.js';
 import { assertValidPlan } from '../zkvm/plan/validate.js';
@@ -291,28 +292,12 @@ function fromJobVerdict(verdict: JobVerdict): VerifyProofResult {
 
 /** The event with this id (kind 6900) the relays hold, or undefined after every EOSE. */
 async function fetchEvent(pool: RelayPool, id: string): Promise<NostrEvent | undefined> {
-  await pool.connect();
-  if (!Object.values(pool.status()).includes('connected'))
-    throw new M2mError(
-      'RELAY_UNREACHABLE',
-      `none of the relays answered (${pool.urls.join(', ')}); check they run, or pass relays`,
-    );
-  return new Promise((resolve) => {
-    let found: NostrEvent | undefined;
-    let ended = false;
-    let sub: PoolSubscription | undefined;
-    sub = pool.subscribe([{ ids: [id], kinds: [KIND_JOB_RESULT] }], {
-      onevent: (event) => {
-        found ??= event;
-      },
-      oneose: () => {
-        ended = true;
-        sub?.close();
-        resolve(found);
-      },
-    });
-    if (ended) sub.close();
-  });
+  const [found] = await fetchStoredEvents(
+    pool,
+    [{ ids: [id], kinds: [KIND_JOB_RESULT] }],
+    'pass relays',
+  );
+  return found;
 }
 
 async function readProofBytes(ref: string, cwd: string): Promise<Uint8Array> {

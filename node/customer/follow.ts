@@ -11,20 +11,27 @@ export const jobFilter = (requestId: string): Filter => ({
   '#e': [requestId],
 });
 
-/** The job's feedback and results the relays hold now (until EOSE). */
-export async function fetchJobEvents(pool: RelayPool, requestId: string): Promise<NostrEvent[]> {
+/**
+ * The events matching `filters` that the relays hold now (until every EOSE). `hint` ends the
+ * RELAY_UNREACHABLE message when no relay connects (what the caller can pass instead).
+ */
+export async function fetchStoredEvents(
+  pool: RelayPool,
+  filters: Filter[],
+  hint: string,
+): Promise<NostrEvent[]> {
   await pool.connect();
   if (!Object.values(pool.status()).includes('connected'))
     throw new M2mError(
       'RELAY_UNREACHABLE',
-      `none of the job's relays answered (${pool.urls.join(', ')}); check they run, or pass --relay`,
+      `none of the relays answered (${pool.urls.join(', ')}); check they run, or ${hint}`,
     );
   return new Promise((resolve) => {
     const events: NostrEvent[] = [];
     let sub: PoolSubscription | undefined;
     // With no relay connected the pool sends EOSE at once, inside subscribe().
     let ended = false;
-    sub = pool.subscribe([jobFilter(requestId)], {
+    sub = pool.subscribe(filters, {
       onevent: (event) => events.push(event),
       oneose: () => {
         ended = true;
@@ -35,6 +42,10 @@ export async function fetchJobEvents(pool: RelayPool, requestId: string): Promis
     if (ended) sub.close();
   });
 }
+
+/** The job's feedback and results the relays hold now (until EOSE). */
+export const fetchJobEvents = (pool: RelayPool, requestId: string): Promise<NostrEvent[]> =>
+  fetchStoredEvents(pool, [jobFilter(requestId)], 'pass --relay');
 
 /** Feedback that parses, from a provider the request addressed (any provider if none). */
 export function readFeedback(job: CustomerJob, event: NostrEvent): JobFeedback | undefined {
