@@ -15,7 +15,7 @@ use std::sync::Arc;
 
 mod common;
 
-use common::{felt, Out, HEAP};
+use common::{epilogue, felt, string_advice, Out, HEAP};
 use m2m_plan::{host, MAX_CYCLES};
 use miden_core::Felt;
 use miden_vm::{
@@ -64,24 +64,6 @@ proc log
     add.3 mem_store
 end
 ";
-
-/// The advice of a string: k = 1 + ceil(n / 4), the header [n, 0, 0, 0], the bytes, padding.
-fn string_advice(bytes: &[u8]) -> Vec<Felt> {
-    let mut words: Vec<u64> = vec![bytes.len() as u64, 0, 0, 0];
-    words.extend(bytes.iter().map(|&b| u64::from(b)));
-    words.resize(4 * (1 + bytes.len().div_ceil(4)), 0);
-    let mut v = vec![felt((words.len() / 4) as u64)];
-    v.extend(words.iter().map(|&e| felt(e)));
-    v
-}
-
-fn epilogue(outputs: usize) -> String {
-    match outputs {
-        0 => String::new(),
-        1 => "    swap drop\n".into(),
-        k => format!("    movup.{k} drop\n").repeat(k),
-    }
-}
 
 struct TestProgram {
     program: Program,

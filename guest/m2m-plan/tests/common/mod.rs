@@ -59,3 +59,31 @@ impl Out {
         bytes
     }
 }
+
+/// The advice words of a string: k = 1 + ceil(n / 4), the header [n, 0, 0, 0], the bytes and
+/// zero padding.
+pub fn string_advice(bytes: &[u8]) -> Vec<Felt> {
+    let mut words: Vec<u64> = vec![bytes.len() as u64, 0, 0, 0];
+    words.extend(bytes.iter().map(|&b| u64::from(b)));
+    words.resize(4 * (1 + bytes.len().div_ceil(4)), 0);
+    raw_advice(&words)
+}
+
+/// The advice of raw memory words (length a multiple of 4): k, then the elements.
+pub fn raw_advice(elements: &[u64]) -> Vec<Felt> {
+    assert_eq!(elements.len() % 4, 0);
+    let mut v = vec![felt((elements.len() / 4) as u64)];
+    v.extend(elements.iter().map(|&e| felt(e)));
+    v
+}
+
+/// Drops the `outputs` zeros under the top `outputs` elements: a program must end with 16
+/// elements on the stack (more is an error), and the test programs start from an empty (all-zero)
+/// one.
+pub fn epilogue(outputs: usize) -> String {
+    match outputs {
+        0 => String::new(),
+        1 => "    swap drop\n".into(),
+        k => format!("    movup.{k} drop\n").repeat(k),
+    }
+}
