@@ -9,7 +9,9 @@ import { registerNodeCommands } from './node-commands.js';
 import { registerPlanCommands } from './plan-commands.js';
 import { registerPlanProofCommands } from './plan-proof-commands.js';
 import { registerRelayCommands } from './relay-commands.js';
+import { registerSequencerCommands } from './sequencer-commands.js';
 import { registerStarkCommands } from './stark-commands.js';
+import { registerSyncCommands } from './sync-commands.js';
 import { registerZkvmCommands } from './zkvm-commands.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as {
@@ -34,10 +36,12 @@ export async function main(argv: string[]): Promise<number> {
   registerStarkCommands(program, setExit);
   registerZkvmCommands(program, setExit);
   registerRelayCommands(program, setExit);
+  registerSequencerCommands(program, setExit);
   registerNodeCommands(program, setExit);
   registerJobCommands(program, setExit);
   registerMcpCommand(program, setExit);
   registerDemoCommand(program, setExit);
+  registerSyncCommands(program, setExit);
   const json = argv.includes('--json');
   try {
     await program.parseAsync(argv, { from: 'user' });
