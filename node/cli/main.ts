@@ -4,6 +4,7 @@ import { Command, CommanderError } from 'commander';
 import { registerDemoCommand } from './demo-command.js';
 import { EXIT, EXIT_CODES_HELP, reportError } from './io.js';
 import { registerJobCommands } from './job-commands.js';
+import { registerLedgerCommands } from './ledger-commands.js';
 import { registerMcpCommand } from './mcp-commands.js';
 import { registerNodeCommands } from './node-commands.js';
 import { registerPlanCommands } from './plan-commands.js';
@@ -39,6 +40,7 @@ export async function main(argv: string[]): Promise<number> {
   registerSequencerCommands(program, setExit);
   registerNodeCommands(program, setExit);
   registerJobCommands(program, setExit);
+  registerLedgerCommands(program, setExit);
   registerMcpCommand(program, setExit);
   registerDemoCommand(program, setExit);
   registerSyncCommands(program, setExit);
