@@ -14,6 +14,7 @@ import type { ZkvmChoice } from '../dvm/request.js';
 import { DEFAULT_RELAY } from '../market/defaults.js';
 import { loadOrCreateSecretKey, parsePubkey, parseSecretKey } from '../market/keyfile.js';
 import { RelayPool } from '../nostr/pool.js';
+import { createProofFetcher } from '../storage/fetch.js';
 import { EXIT, printJson, readJson, readText } from './io.js';
 
 /** The embedded relay's default address (`m2m relay start`). */
@@ -266,43 +267,70 @@ export function registerJobCommands(program: Command, setExit: (code: number) =>
         'follow a job until its result arrives, then verify the proof in process; prints VALID or INVALID (exit 0 only when VALID)',
       )
       .argument('<id>', 'job request id')
-      .option('--timeout <seconds>', 'give up after this long', positiveInteger, 600),
+      .option('--timeout <seconds>', 'give up after this long', positiveInteger, 600)
+      .option(
+        '--proof-server <url>',
+        'Blossom server to fetch proofs sent by reference from, after the ones the reference names; repeatable',
+        collect,
+      )
+      .option('--ipfs-api <url>', 'Kubo RPC API to fetch ipfs: proof references through')
+      .option(
+        '--ipfs-gateway <url>',
+        'IPFS gateway for ipfs: proof references; repeatable',
+        collect,
+      ),
     "the job's relays",
-  ).action(async (id: string, opts: CommonOptions & { timeout: number }) => {
-    const store = openStore(opts);
-    try {
-      const found = store.require(id);
-      const secretKey = found.encrypted ? jobKey(opts, found) : undefined;
-      const outcome = await withPool(opts.relay ?? found.relays, async (pool) => {
-        if (found.publishedAt === undefined)
-          assertPublished(found, await publishJob(store, pool, found));
-        return waitForJob(pool, found, {
-          timeoutMs: opts.timeout * 1000,
-          customerSecretKey: secretKey,
-          onFeedback: (f) => process.stderr.write(`feedback ${feedbackLine(f)}\n`),
-          onResult: (v) =>
-            process.stderr.write(
-              `result ${short(v.resultId)} from ${short(v.provider)}: ${v.valid ? 'valid' : `invalid (${v.code})`}\n`,
-            ),
+  ).action(
+    async (
+      id: string,
+      opts: CommonOptions & {
+        timeout: number;
+        proofServer?: string[];
+        ipfsApi?: string;
+        ipfsGateway?: string[];
+      },
+    ) => {
+      const store = openStore(opts);
+      try {
+        const found = store.require(id);
+        const secretKey = found.encrypted ? jobKey(opts, found) : undefined;
+        const outcome = await withPool(opts.relay ?? found.relays, async (pool) => {
+          if (found.publishedAt === undefined)
+            assertPublished(found, await publishJob(store, pool, found));
+          return waitForJob(pool, found, {
+            timeoutMs: opts.timeout * 1000,
+            customerSecretKey: secretKey,
+            fetchProof: createProofFetcher({
+              blossomServers: opts.proofServer,
+              kuboApi: opts.ipfsApi,
+              gateways: opts.ipfsGateway,
+              dataDir: opts.dataDir,
+            }),
+            onFeedback: (f) => process.stderr.write(`feedback ${feedbackLine(f)}\n`),
+            onResult: (v) =>
+              process.stderr.write(
+                `result ${short(v.resultId)} from ${short(v.provider)}: ${v.valid ? 'valid' : `invalid (${v.code})`}\n`,
+              ),
+          });
         });
-      });
-      if (outcome.outcome === 'refused') {
-        const reasons = outcome.feedback.map((f) => `${short(f.pubkey)}: ${f.info}`).join('; ');
-        throw new M2mError('JOB_REFUSED', `job ${id} was refused or failed: ${reasons}`, {
-          details: {
-            requestId: id,
-            feedback: outcome.feedback.map((f) => ({ provider: f.pubkey, info: f.info })),
-          },
-        });
+        if (outcome.outcome === 'refused') {
+          const reasons = outcome.feedback.map((f) => `${short(f.pubkey)}: ${f.info}`).join('; ');
+          throw new M2mError('JOB_REFUSED', `job ${id} was refused or failed: ${reasons}`, {
+            details: {
+              requestId: id,
+              feedback: outcome.feedback.map((f) => ({ provider: f.pubkey, info: f.info })),
+            },
+          });
+        }
+        const { verdict } = outcome;
+        const { output: _output, ...summary } = verdict;
+        store.recordVerdict(id, summary);
+        if (opts.json) printJson({ ok: verdict.valid, ...verdict });
+        else printVerdict(verdict);
+        setExit(verdict.valid ? EXIT.ok : EXIT.rejected);
+      } finally {
+        store.close();
       }
-      const { verdict } = outcome;
-      const { output: _output, ...summary } = verdict;
-      store.recordVerdict(id, summary);
-      if (opts.json) printJson({ ok: verdict.valid, ...verdict });
-      else printVerdict(verdict);
-      setExit(verdict.valid ? EXIT.ok : EXIT.rejected);
-    } finally {
-      store.close();
-    }
-  });
+    },
+  );
 }

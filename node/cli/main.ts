@@ -9,6 +9,7 @@ import { registerMcpCommand } from './mcp-commands.js';
 import { registerNodeCommands } from './node-commands.js';
 import { registerPlanCommands } from './plan-commands.js';
 import { registerPlanProofCommands } from './plan-proof-commands.js';
+import { registerProofCommands } from './proof-commands.js';
 import { registerRelayCommands } from './relay-commands.js';
 import { registerSequencerCommands } from './sequencer-commands.js';
 import { registerStarkCommands } from './stark-commands.js';
@@ -44,6 +45,7 @@ export async function main(argv: string[]): Promise<number> {
   registerMcpCommand(program, setExit);
   registerDemoCommand(program, setExit);
   registerSyncCommands(program, setExit);
+  registerProofCommands(program, setExit);
   const json = argv.includes('--json');
   try {
     await program.parseAsync(argv, { from: 'user' });

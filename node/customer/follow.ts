@@ -2,6 +2,7 @@ import { M2mError } from '../../zkvm/errors.js';
 import { KIND_JOB_FEEDBACK, KIND_JOB_RESULT, type NostrEvent } from '../dvm/event.js';
 import { type JobFeedback, parseJobFeedback } from '../dvm/feedback.js';
 import type { Filter, PoolSubscription, RelayPool } from '../nostr/pool.js';
+import type { ProofFetcher } from '../storage/fetch.js';
 import type { CustomerJob } from './store.js';
 import { type JobVerdict, verifyJobResult } from './verify.js';
 
@@ -66,6 +67,8 @@ export type WaitOutcome =
 export interface WaitOptions {
   timeoutMs: number;
   customerSecretKey?: Uint8Array | undefined;
+  /** Fetches proofs sent by reference (default: from the servers the reference names). */
+  fetchProof?: ProofFetcher | undefined;
   onFeedback?: (feedback: JobFeedback) => void;
   /** A result arrived and was checked (valid or not). */
   onResult?: (verdict: JobVerdict) => void;
@@ -119,7 +122,9 @@ export async function waitForJob(
       } else finish(() => resolve({ outcome: 'refused', feedback: errors }));
     };
     const onResult = async (event: NostrEvent) => {
-      const verdict = await verifyJobResult(job, event, options.customerSecretKey);
+      const verdict = await verifyJobResult(job, event, options.customerSecretKey, {
+        fetchProof: options.fetchProof,
+      });
       if (done) return;
       options.onResult?.(verdict);
       if (verdict.valid) {

@@ -2,9 +2,16 @@ import { isM2mError, M2mError } from '../../zkvm/errors.js';
 import type { CanonicalRecord } from '../../zkvm/exec/values.js';
 import { assertValidPlan } from '../../zkvm/plan/validate.js';
 import { planOutputHashPoseidon } from '../../zkvm/plan-proof/commitments.js';
+import type { ProofEnvelope } from '../../zkvm/proof/envelope.js';
 import { ProgramRegistry } from '../../zkvm/registry/registry.js';
 import { ZKVerifier } from '../../zkvm/verifier/verifier.js';
-import { decryptJobOutput, type JobResult, parseJobResult } from '../dvm/result.js';
+import {
+  decryptJobOutput,
+  envelopeFromRef,
+  type JobResult,
+  parseJobResult,
+} from '../dvm/result.js';
+import { createProofFetcher, type ProofFetcher } from '../storage/fetch.js';
 import type { CustomerJob } from './store.js';
 
 /** The customer's verdict on one job result (kind 6900). */
@@ -40,6 +47,16 @@ const missingKey = (job: CustomerJob): never => {
   );
 };
 
+export interface VerifyOptions {
+  /**
+   * Fetches a proof given by reference (`proof-ref`). Default: a fetcher with no configuration,
+   * which uses the servers and gateways the reference itself names.
+   */
+  fetchProof?: ProofFetcher | undefined;
+}
+
+let defaultFetcher: ProofFetcher | undefined;
+
 const hrtimeMs = (from: bigint): number => Number(process.hrtime.bigint() - from) / 1e6;
 
 /**
@@ -54,6 +71,7 @@ export async function verifyJobResult(
   job: CustomerJob,
   event: unknown,
   customerSecretKey: Uint8Array | undefined,
+  options: VerifyOptions = {},
 ): Promise<JobVerdict> {
   const started = process.hrtime.bigint();
   const base: JobVerdict = {
@@ -104,12 +122,28 @@ export async function verifyJobResult(
       'BACKEND_MISMATCH',
       `the request asked for ${job.backend}, the proof is from ${result.backend}`,
     );
-  if (result.proof.type !== 'inline')
-    return reject(
-      'PROOF_REF_UNSUPPORTED',
-      `the proof is by reference (${result.proof.uri}); fetching proofs is not built yet, so it cannot be checked`,
-    );
-  const envelope = result.proof.envelope;
+  let envelope: ProofEnvelope;
+  if (result.proof.type === 'inline') envelope = result.proof.envelope;
+  else {
+    defaultFetcher ??= createProofFetcher();
+    const fetchProof = options.fetchProof ?? defaultFetcher;
+    let bytes: Uint8Array;
+    try {
+      bytes = await fetchProof(result.proof.uri, result.proof.sha256);
+    } catch (error) {
+      if (!isM2mError(error)) throw error;
+      return reject(
+        error.code === 'STORAGE_HASH_MISMATCH' ? 'PROOF_REF_MISMATCH' : 'PROOF_UNAVAILABLE',
+        `the proof at ${result.proof.uri}: ${error.code}: ${error.message}`,
+      );
+    }
+    try {
+      envelope = envelopeFromRef(result, bytes);
+    } catch (error) {
+      if (!isM2mError(error)) throw error;
+      return reject('PROOF_REF_MISMATCH', `${error.code}: ${error.message}`);
+    }
+  }
   Object.assign(base, { proofHash: envelope.proofHash });
 
   let output: CanonicalRecord[];

@@ -1,3 +1,4 @@
+import { z } from 'zod';
 import { sha256, toDigest } from '../../zkvm/commitment/digest.js';
 import { isM2mError } from '../../zkvm/errors.js';
 import {
@@ -26,7 +27,6 @@ import {
   Digest,
   eTag,
   Hex64,
-  ProofUri,
   ProvenBackend,
   Sha256,
   TagReader,
@@ -37,6 +37,19 @@ import {
  * are uploaded (Blossom, IPFS) and referenced with `proof-ref`.
  */
 export const MAX_INLINE_PROOF_BYTES = 512 * 1024;
+
+/**
+ * A `proof-ref` URI: `blossom:<sha256>?server=...` or `ipfs:<cidv1>` (node/storage/ref.ts), or the
+ * older `ipfs://<cid>` and Blossom blob URLs `https://<server>/<sha256>`. The tag's digest is
+ * checked against the fetched bytes whatever the form.
+ */
+const ProofUri = z
+  .string()
+  .max(4096, 'must be at most 4096 characters')
+  .refine(
+    (text) => /^(blossom:|ipfs:|https:\/\/|http:\/\/)\S+$/.test(text),
+    'must be a blossom:, ipfs: or https:// (Blossom) reference',
+  );
 
 /** The proof: the binary envelope inline, or where to fetch it and the SHA-256 of its bytes. */
 export type ResultProof =
@@ -255,6 +268,52 @@ function readProof(r: TagReader): ResultProof {
   }
 }
 
+function checkClaims(r: TagReader, claims: ZkClaims, envelope: ProofEnvelope, how: string): void {
+  for (const [key, tag, read] of CLAIMS) {
+    const inEnvelope = read(envelope);
+    if (inEnvelope !== claims[key]) {
+      throw r.bad(
+        tag,
+        `says "${claims[key]}" but the ${how} proof envelope says "${inEnvelope ?? '(nothing)'}"; take the tags from the envelope`,
+      );
+    }
+  }
+}
+
+/**
+ * The envelope of a result whose proof is by reference, from the fetched bytes: they must hash
+ * to the tag's SHA-256 (DVM_BAD_TAG on `proof-ref` otherwise), decode as an envelope, and agree
+ * with the result's ZK tags, exactly as an inline proof must.
+ */
+export function envelopeFromRef(result: JobResult, bytes: Uint8Array): ProofEnvelope {
+  if (result.proof.type !== 'ref') return result.proof.envelope;
+  const r = new TagReader(result.event);
+  if (envelopeDigest(bytes) !== result.proof.sha256)
+    throw r.bad(
+      'proof-ref',
+      `pins ${result.proof.sha256} but the fetched bytes hash to ${envelopeDigest(bytes)}`,
+    );
+  let envelope: ProofEnvelope;
+  try {
+    envelope = decodeEnvelope(bytes);
+  } catch (error) {
+    if (!isM2mError(error)) throw error;
+    throw dvmError(
+      DVM_ERRORS.badTag,
+      `${r.what}: the proof behind "proof-ref" is not a valid proof envelope: ${error.message}`,
+      { tag: 'proof-ref', eventId: result.id, cause: error.code },
+    );
+  }
+  const { backend, programId, planHash, dataRoot, outputHash, provingTimeMs, cyclesUsed } = result;
+  checkClaims(
+    r,
+    { backend, programId, planHash, dataRoot, outputHash, provingTimeMs, cyclesUsed },
+    envelope,
+    'referenced',
+  );
+  return envelope;
+}
+
 /** Verifies and reads a kind 6900 result. The proof itself is checked by the customer's verifier. */
 export function parseJobResult(value: unknown): JobResult {
   const event = checkSignedEvent(value, KIND_JOB_RESULT);
@@ -287,17 +346,7 @@ export function parseJobResult(value: unknown): JobResult {
     cyclesUsed: r.field(r.required('cycles-used', EX.cycles), 1, Count('cycles')),
   };
   const proof = readProof(r);
-  if (proof.type === 'inline') {
-    for (const [key, tag, read] of CLAIMS) {
-      const inEnvelope = read(proof.envelope);
-      if (inEnvelope !== claims[key]) {
-        throw r.bad(
-          tag,
-          `says "${claims[key]}" but the inline proof envelope says "${inEnvelope ?? '(nothing)'}"; take the tags from the envelope`,
-        );
-      }
-    }
-  }
+  if (proof.type === 'inline') checkClaims(r, claims, proof.envelope, 'inline');
   const base = {
     ...baseOf(event),
     ...claims,

@@ -3,9 +3,15 @@ import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { M2mError } from '../../zkvm/errors.js';
 import { Backend } from '../../zkvm/proof/envelope.js';
+import { MAX_INLINE_PROOF_BYTES } from '../dvm/result.js';
 import { RelayUrl } from '../dvm/tags.js';
 import { readText } from '../files.js';
 import { loadOrCreateSecretKey, parseSecretKey } from '../market/keyfile.js';
+import {
+  ProofStorageSection,
+  type ProofStoreConfig,
+  resolveProofStoreConfig,
+} from '../storage/config.js';
 import { DEFAULT_ESTIMATE, type EstimateParams } from './estimate.js';
 
 /** Millisats: a whole number (YAML integer or decimal string), read into a bigint. */
@@ -38,6 +44,8 @@ const ConfigFile = z
       .partial()
       .strict()
       .default({}),
+    /** Where proofs too large to inline go (Blossom, IPFS); absent: every proof inline. */
+    proofStorage: ProofStorageSection.optional(),
   })
   .strict()
   .refine((c) => !(c.secretKey !== undefined && c.secretKeyFile !== undefined), {
@@ -69,6 +77,8 @@ export interface ProviderConfig {
   name: string;
   about?: string | undefined;
   estimate: EstimateParams;
+  /** Proof upload: the stores, and the size above which a proof goes by `proof-ref`. */
+  proofStorage?: (ProofStoreConfig & { inlineMaxBytes: number }) | undefined;
 }
 
 export const CONFIG_HELP = `node.yaml (paths relative to the file):
@@ -81,7 +91,16 @@ export const CONFIG_HELP = `node.yaml (paths relative to the file):
   dataDir: m2m-provider         # jobs.db
   maxProvingTime: 600           # seconds
   maxPlanCycles: 10000000       # largest limits.maxCycles accepted
-  maxRequestAge: 3600           # seconds; older requests are ignored`;
+  maxRequestAge: 3600           # seconds; older requests are ignored
+  proofStorage:                 # optional; without it every proof travels inline
+    inlineMaxBytes: 65536       # larger envelopes are uploaded and sent as proof-ref
+    blossom:
+      embedded: { port: 3000, publicUrl: https://blossom.example.com }  # or false
+      servers: [https://other-blossom.example.com]
+    ipfs: helia                 # helia (embedded, default) | none | { kubo: http://127.0.0.1:5001 }
+    gateways: []                # IPFS gateways written into ipfs: references
+    cacheMb: 256
+    retentionHours: 168         # gc keeps unpinned proofs this long`;
 
 /** Checks a parsed config document and resolves it; `baseDir` anchors relative paths. */
 export function resolveProviderConfig(
@@ -128,6 +147,16 @@ export function resolveProviderConfig(
     name: c.name,
     about: c.about,
     estimate: { ...DEFAULT_ESTIMATE, ...c.estimate },
+    proofStorage:
+      c.proofStorage === undefined
+        ? undefined
+        : {
+            ...resolveProofStoreConfig(c.proofStorage, resolve(dataDir, 'proofs'), baseDir),
+            inlineMaxBytes: Math.min(
+              c.proofStorage.inlineMaxBytes ?? MAX_INLINE_PROOF_BYTES,
+              MAX_INLINE_PROOF_BYTES,
+            ),
+          },
   };
 }
 

@@ -4,6 +4,7 @@ import { getPublicKey } from 'nostr-tools/pure';
 import { isM2mError, M2mError } from '../../zkvm/errors.js';
 import { PLAN_COMPILER_VERSION, planProgramId } from '../../zkvm/plan-proof/native.js';
 import { type PlanProof, provePlan } from '../../zkvm/plan-proof/prove.js';
+import { encodeEnvelope } from '../../zkvm/proof/envelope.js';
 import { diagnoseBackends } from '../../zkvm/prover/doctor.js';
 import { KIND_JOB_REQUEST, type NostrEvent } from '../dvm/event.js';
 import { buildJobFeedback, type JobFeedbackInput } from '../dvm/feedback.js';
@@ -11,6 +12,7 @@ import { buildHandler } from '../dvm/handler.js';
 import { type JobRequest, parseJobRequest } from '../dvm/request.js';
 import { buildJobResult } from '../dvm/result.js';
 import { type PoolSubscription, RelayPool } from '../nostr/pool.js';
+import { ProofStore } from '../storage/proof-store.js';
 import type { ProviderConfig } from './config.js';
 import { type Decision, decide, loadJob, REFUSAL } from './decide.js';
 import { describeEstimate } from './estimate.js';
@@ -36,6 +38,8 @@ export interface ProviderLogEntry {
     | 'published'
     | 'failed'
     | 'publish-failed'
+    | 'proof-uploaded'
+    | 'proof-store-fallback'
     | 'error'
     | 'stopping'
     | 'stopped';
@@ -67,7 +71,15 @@ export async function startProvider(
         `backend ${backend} is configured but cannot prove here: ${status?.detail ?? 'unknown backend'}; remove it from backends (see \`m2m zkvm doctor\`)`,
       );
   }
-  const provider = new Provider(config, options);
+  let proofs: ProofStore | undefined;
+  if (config.proofStorage !== undefined) {
+    const log = options.log ?? (() => {});
+    proofs = await ProofStore.open(config.proofStorage, {
+      secretKey: config.secretKey,
+      onFallback: (failure) => log({ event: 'proof-store-fallback', ...failure }),
+    });
+  }
+  const provider = new Provider(config, options, proofs);
   try {
     await provider.start();
   } catch (error) {
@@ -93,6 +105,8 @@ export class Provider {
   constructor(
     private readonly config: ProviderConfig,
     options: ProviderOptions,
+    /** The proof stores (and the embedded Blossom server), when `proofStorage` is configured. */
+    readonly proofs?: ProofStore | undefined,
   ) {
     this.log = options.log ?? (() => {});
     this.pubkey = getPublicKey(config.secretKey);
@@ -167,6 +181,15 @@ export class Provider {
       backends: this.config.backends,
       priceMsats: this.config.priceMsats.toString(),
       jobStore: this.store.path,
+      ...(this.proofs === undefined
+        ? {}
+        : {
+            proofStorage: {
+              stores: this.proofs.storage.name,
+              blossomServer: this.proofs.server?.url,
+              inlineMaxBytes: this.config.proofStorage?.inlineMaxBytes,
+            },
+          }),
       resumed: { undecided: undecided.length, unproven: unproven.length, unsent },
     });
   }
@@ -201,6 +224,7 @@ export class Provider {
     this.pool.close();
     const counts = this.store.counts();
     this.store.close();
+    await this.proofs?.close();
     this.log({ event: 'stopped', counts });
   }
 
@@ -302,12 +326,38 @@ export class Provider {
       return;
     }
     if (this.closed) return;
+    let proofRef: string | undefined;
+    const envelopeBytes = encodeEnvelope(proof.envelope);
+    const storage = this.config.proofStorage;
+    if (
+      this.proofs !== undefined &&
+      storage !== undefined &&
+      envelopeBytes.length > storage.inlineMaxBytes
+    ) {
+      try {
+        const stored = await this.proofs.upload(envelopeBytes, { jobId: id });
+        proofRef = stored.uri;
+        this.log({
+          event: 'proof-uploaded',
+          requestId: id,
+          store: stored.store,
+          ref: stored.uri,
+          bytes: stored.size,
+        });
+      } catch (error) {
+        if (this.closed) return;
+        this.fail(row, 'PROVIDER_PROOF_STORAGE_FAILED', because(error));
+        return;
+      }
+      if (this.closed) return;
+    }
     let result: NostrEvent;
     try {
       result = buildJobResult(
         {
           request,
           envelope: proof.envelope,
+          proofRef,
           output: JSON.stringify(proof.execution.output),
           amount: { msats: request.bidMsats },
         },
