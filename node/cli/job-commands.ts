@@ -5,6 +5,7 @@ import { getPublicKey } from 'nostr-tools/pure';
 import semver from 'semver';
 import { M2mError } from '../../zkvm/errors.js';
 import { fetchJobEvents, readFeedback, waitForJob } from '../customer/follow.js';
+import { payForJob } from '../customer/pay.js';
 import { assertPublished, prepareJob, publishJob } from '../customer/request.js';
 import { type CustomerJob, CustomerStore } from '../customer/store.js';
 import type { JobVerdict } from '../customer/verify.js';
@@ -14,7 +15,15 @@ import type { ZkvmChoice } from '../dvm/request.js';
 import { DEFAULT_RELAY } from '../market/defaults.js';
 import { loadOrCreateSecretKey, parsePubkey, parseSecretKey } from '../market/keyfile.js';
 import { RelayPool } from '../nostr/pool.js';
+import {
+  type EscrowAdmin,
+  FINAL_PAYMENT_STATES,
+  paymentStatus,
+} from '../settlement/admin-client.js';
+import type { PaymentView } from '../settlement/node.js';
 import { createProofFetcher } from '../storage/fetch.js';
+import type { MarketEventData, MarketEventKind } from '../ves/market-events.js';
+import { openMarketRecorder } from '../ves/recorder.js';
 import { EXIT, printJson, readJson, readText } from './io.js';
 
 /** The embedded relay's default address (`m2m relay start`). */
@@ -117,6 +126,53 @@ function printVerdict(verdict: JobVerdict): void {
   );
 }
 
+interface EscrowOptions {
+  escrow?: string;
+  escrowToken?: string;
+}
+
+function escrowOf(opts: EscrowOptions): EscrowAdmin | undefined {
+  if (opts.escrow === undefined) return undefined;
+  const token = opts.escrowToken ?? process.env.M2M_ESCROW_TOKEN;
+  if (token === undefined || token === '')
+    throw new M2mError(
+      'USAGE',
+      "--escrow needs the escrow's adminToken: --escrow-token or $M2M_ESCROW_TOKEN",
+    );
+  return { url: opts.escrow, token };
+}
+
+/** Polls the escrow until the payment is final (fulfilled, rejected, expired) or time runs out. */
+async function settledPayment(
+  escrow: EscrowAdmin,
+  id: string,
+  timeoutSec: number,
+): Promise<PaymentView> {
+  const deadline = Date.now() + timeoutSec * 1000;
+  for (;;) {
+    const payment = await paymentStatus(escrow, id);
+    if (FINAL_PAYMENT_STATES.has(payment.state) || Date.now() > deadline) return payment;
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
+
+/** Records a market fact in the VES outbox when `m2m sync init` set up the sync dir. */
+async function recordMarketEvent<K extends MarketEventKind>(
+  opts: CommonOptions,
+  kind: K,
+  data: MarketEventData[K],
+): Promise<void> {
+  const recorder = openMarketRecorder(join(opts.dataDir, 'sync'));
+  if (recorder === undefined) return;
+  try {
+    const outcome = await recorder.record(kind, data);
+    if (!outcome.ok)
+      process.stderr.write(`ves: ${kind} not recorded: ${outcome.code}: ${outcome.message}\n`);
+  } finally {
+    recorder.close();
+  }
+}
+
 export function registerJobCommands(program: Command, setExit: (code: number) => void): void {
   const job = program
     .command('job')
@@ -144,7 +200,19 @@ export function registerJobCommands(program: Command, setExit: (code: number) =>
       )
       .option('--min-program-version <semver>', 'lowest plan compiler version you accept', version)
       .option('--provider <npub|hex>', 'address a provider; repeatable', collect)
-      .option('--private', 'encrypt the plan and data to the one --provider (NIP-44)'),
+      .option('--private', 'encrypt the plan and data to the one --provider (NIP-44)')
+      .option(
+        '--escrow <url>',
+        'pay through this escrow (`m2m settlement start`): it holds the bid until the proof verifies',
+      )
+      .option('--escrow-token <token>', "the escrow's adminToken (default $M2M_ESCROW_TOKEN)")
+      .option('--escrow-peer <name>', "the provider's peer name in the escrow's config")
+      .option('--buyer <name>', "your buyer account on the escrow's ledger", 'default')
+      .option(
+        '--pay-deadline <seconds>',
+        'how long the provider has to deliver a valid proof (default: max-proving-time + 300)',
+        positiveInteger,
+      ),
     DEFAULT_RELAY,
   ).action(
     async (
@@ -157,8 +225,14 @@ export function registerJobCommands(program: Command, setExit: (code: number) =>
         minProgramVersion?: string;
         provider?: string[];
         private?: boolean;
-      },
+      } & EscrowOptions & { escrowPeer?: string; buyer: string; payDeadline?: number },
     ) => {
+      const escrow = escrowOf(opts);
+      if (escrow !== undefined && opts.escrowPeer === undefined)
+        throw new M2mError(
+          'USAGE',
+          "--escrow needs --escrow-peer: the provider's peer name in the escrow's settlement config",
+        );
       const { secretKey } = loadOrCreateSecretKey(keyFile(opts));
       const relays = opts.relay ?? [DEFAULT_RELAY];
       const prepared = prepareJob(
@@ -180,6 +254,22 @@ export function registerJobCommands(program: Command, setExit: (code: number) =>
       try {
         const outcome = await withPool(relays, (pool) => publishJob(store, pool, prepared));
         assertPublished(prepared, outcome);
+        const payment =
+          escrow === undefined
+            ? undefined
+            : await payForJob(prepared, {
+                ...escrow,
+                provider: opts.escrowPeer as string,
+                buyer: opts.buyer,
+                deadlineSec: opts.payDeadline ?? opts.maxProvingTime + 300,
+              });
+        await recordMarketEvent(opts, 'job.requested', {
+          jobId: prepared.requestId,
+          customer: prepared.customer,
+          planHash: prepared.planHash,
+          bid: { amount: opts.bid, asset: 'msat' },
+          zkvm: opts.zkvm,
+        });
         if (opts.json)
           printJson({
             ok: true,
@@ -188,11 +278,16 @@ export function registerJobCommands(program: Command, setExit: (code: number) =>
             planHash: prepared.planHash,
             dataRoot: prepared.dataRoot,
             relays: outcome.results,
+            ...(payment === undefined ? {} : { payment }),
           });
         else {
           process.stderr.write(
             `job request published to ${outcome.results.filter((r) => r.ok).length}/${relays.length} relay(s); follow it with \`m2m job wait ${prepared.requestId}\`\n`,
           );
+          if (payment !== undefined)
+            process.stderr.write(
+              `payment of ${payment.amount} msats to ${payment.provider} held by the escrow (${payment.state}) until a valid proof\n`,
+            );
           process.stdout.write(`${prepared.requestId}\n`);
         }
       } finally {
@@ -278,7 +373,9 @@ export function registerJobCommands(program: Command, setExit: (code: number) =>
         '--ipfs-gateway <url>',
         'IPFS gateway for ipfs: proof references; repeatable',
         collect,
-      ),
+      )
+      .option('--escrow <url>', 'after the verdict, wait for the payment to settle at this escrow')
+      .option('--escrow-token <token>', "the escrow's adminToken (default $M2M_ESCROW_TOKEN)"),
     "the job's relays",
   ).action(
     async (
@@ -288,8 +385,9 @@ export function registerJobCommands(program: Command, setExit: (code: number) =>
         proofServer?: string[];
         ipfsApi?: string;
         ipfsGateway?: string[];
-      },
+      } & EscrowOptions,
     ) => {
+      const escrow = escrowOf(opts);
       const store = openStore(opts);
       try {
         const found = store.require(id);
@@ -325,8 +423,27 @@ export function registerJobCommands(program: Command, setExit: (code: number) =>
         const { verdict } = outcome;
         const { output: _output, ...summary } = verdict;
         store.recordVerdict(id, summary);
-        if (opts.json) printJson({ ok: verdict.valid, ...verdict });
-        else printVerdict(verdict);
+        await recordMarketEvent(opts, 'job.verified', {
+          jobId: id,
+          verifier: found.customer,
+          valid: verdict.valid,
+          ...(verdict.code === undefined ? {} : { reason: `${verdict.code}: ${verdict.reason}` }),
+        });
+        const payment =
+          escrow === undefined ? undefined : await settledPayment(escrow, id, opts.timeout);
+        if (opts.json)
+          printJson({
+            ok: verdict.valid,
+            ...verdict,
+            ...(payment === undefined ? {} : { payment }),
+          });
+        else {
+          printVerdict(verdict);
+          if (payment !== undefined)
+            process.stdout.write(
+              `payment ${payment.state}: ${payment.amount} msats to ${payment.provider}${payment.reason === null ? '' : ` (${payment.reason})`}\n`,
+            );
+        }
         setExit(verdict.valid ? EXIT.ok : EXIT.rejected);
       } finally {
         store.close();

@@ -12,6 +12,7 @@ import { registerPlanProofCommands } from './plan-proof-commands.js';
 import { registerProofCommands } from './proof-commands.js';
 import { registerRelayCommands } from './relay-commands.js';
 import { registerSequencerCommands } from './sequencer-commands.js';
+import { registerSettlementCommands } from './settlement-commands.js';
 import { registerStarkCommands } from './stark-commands.js';
 import { registerSyncCommands } from './sync-commands.js';
 import { registerZkvmCommands } from './zkvm-commands.js';
@@ -42,6 +43,7 @@ export async function main(argv: string[]): Promise<number> {
   registerNodeCommands(program, setExit);
   registerJobCommands(program, setExit);
   registerLedgerCommands(program, setExit);
+  registerSettlementCommands(program, setExit);
   registerMcpCommand(program, setExit);
   registerDemoCommand(program, setExit);
   registerSyncCommands(program, setExit);

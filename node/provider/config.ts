@@ -7,6 +7,8 @@ import { MAX_INLINE_PROOF_BYTES } from '../dvm/result.js';
 import { RelayUrl } from '../dvm/tags.js';
 import { readText } from '../files.js';
 import { loadOrCreateSecretKey, parseSecretKey } from '../market/keyfile.js';
+import type { SettlementConfig } from '../settlement/config.js';
+import { resolveSettlementConfig } from '../settlement/config-file.js';
 import {
   ProofStorageSection,
   type ProofStoreConfig,
@@ -46,6 +48,13 @@ const ConfigFile = z
       .default({}),
     /** Where proofs too large to inline go (Blossom, IPFS); absent: every proof inline. */
     proofStorage: ProofStorageSection.optional(),
+    /** Payment over ILP through the customers' escrows (node/settlement); absent: unpaid. */
+    settlement: z.unknown().optional(),
+    /** VES: record job.proved (and settlement facts) in this `m2m sync init` dir's outbox. */
+    ves: z
+      .object({ syncDir: z.string().min(1) })
+      .strict()
+      .optional(),
   })
   .strict()
   .refine((c) => !(c.secretKey !== undefined && c.secretKeyFile !== undefined), {
@@ -79,6 +88,10 @@ export interface ProviderConfig {
   estimate: EstimateParams;
   /** Proof upload: the stores, and the size above which a proof goes by `proof-ref`. */
   proofStorage?: (ProofStoreConfig & { inlineMaxBytes: number }) | undefined;
+  /** The settlement node's config (provider role), when payments are configured. */
+  settlement?: SettlementConfig | undefined;
+  /** The VES sync dir whose outbox receives this node's market events. */
+  vesSyncDir?: string | undefined;
 }
 
 export const CONFIG_HELP = `node.yaml (paths relative to the file):
@@ -100,7 +113,16 @@ export const CONFIG_HELP = `node.yaml (paths relative to the file):
     ipfs: helia                 # helia (embedded, default) | none | { kubo: http://127.0.0.1:5001 }
     gateways: []                # IPFS gateways written into ipfs: references
     cacheMb: 256
-    retentionHours: 168         # gc keeps unpinned proofs this long`;
+    retentionHours: 168         # gc keeps unpinned proofs this long
+  settlement:                   # optional: be paid over ILP (docs/settlement.md)
+    ilpAddress: test.m2m.prov
+    listen: { port: 7071 }
+    peers: { alice: { url: http://127.0.0.1:7070, ilpAddress: test.m2m.alice,
+                      token: <we present>, acceptToken: <they present> } }
+    ledger: { sqlite: m2m-provider/ledger.db }
+    journal: m2m-provider/settlement.db
+  ves: { syncDir: sync }        # optional: record job.proved and payments as VES events
+                                # (set the dir up with m2m sync init + keys generate)`;
 
 /** Checks a parsed config document and resolves it; `baseDir` anchors relative paths. */
 export function resolveProviderConfig(
@@ -157,6 +179,9 @@ export function resolveProviderConfig(
               MAX_INLINE_PROOF_BYTES,
             ),
           },
+    settlement:
+      c.settlement === undefined ? undefined : resolveSettlementConfig(c.settlement, baseDir),
+    vesSyncDir: c.ves === undefined ? undefined : at(c.ves.syncDir),
   };
 }
 

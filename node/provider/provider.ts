@@ -12,11 +12,15 @@ import { buildHandler } from '../dvm/handler.js';
 import { type JobRequest, parseJobRequest } from '../dvm/request.js';
 import { buildJobResult } from '../dvm/result.js';
 import { type PoolSubscription, RelayPool } from '../nostr/pool.js';
+import type { SettlementConfig } from '../settlement/config.js';
+import { bridgeSettlementToVes } from '../settlement/ves-bridge.js';
 import { ProofStore } from '../storage/proof-store.js';
+import { type MarketRecorder, openMarketRecorder } from '../ves/recorder.js';
 import type { ProviderConfig } from './config.js';
 import { type Decision, decide, loadJob, REFUSAL } from './decide.js';
 import { describeEstimate } from './estimate.js';
 import { Outbox } from './outbox.js';
+import { ProviderPayments } from './payments.js';
 import { JobQueue } from './queue.js';
 import { type JobRow, type JobState, JobStore } from './store.js';
 
@@ -40,6 +44,7 @@ export interface ProviderLogEntry {
     | 'publish-failed'
     | 'proof-uploaded'
     | 'proof-store-fallback'
+    | 'payment'
     | 'error'
     | 'stopping'
     | 'stopped';
@@ -98,6 +103,9 @@ export class Provider {
   private readonly queue: JobQueue;
   private readonly log: (entry: ProviderLogEntry) => void;
   private subscription: PoolSubscription | undefined;
+  /** ILP payments through the customers' escrows, when `settlement` is configured. */
+  payments: ProviderPayments | undefined;
+  private recorder: MarketRecorder | undefined;
   private deciding: Promise<void> = Promise.resolve();
   private stopping = false;
   private closed = false;
@@ -138,6 +146,16 @@ export class Provider {
 
   /** Internal to startProvider. */
   async start(): Promise<void> {
+    if (this.config.vesSyncDir !== undefined) {
+      this.recorder = openMarketRecorder(this.config.vesSyncDir);
+      if (this.recorder === undefined)
+        throw new M2mError(
+          'VES_NOT_INITIALIZED',
+          `ves.syncDir ${this.config.vesSyncDir} is not set up: run m2m sync init --dir ${this.config.vesSyncDir} and m2m sync keys generate --dir ${this.config.vesSyncDir}`,
+        );
+    }
+    if (this.config.settlement !== undefined)
+      this.payments = await this.startPayments(this.config.settlement);
     const undecided = this.store.undecided();
     const unproven = this.store.unproven();
     const unsent = this.store.pendingOutbox().length;
@@ -194,6 +212,25 @@ export class Provider {
     });
   }
 
+  private async startPayments(config: SettlementConfig): Promise<ProviderPayments> {
+    const proofs = this.proofs;
+    const payments = await ProviderPayments.start(config, {
+      resultOf: (id) => this.store.resultEvent(id),
+      ...(proofs === undefined
+        ? {}
+        : { fetchProof: async (uri, sha256) => Buffer.from(await proofs.fetch(uri, sha256)) }),
+      log: (entry) => this.log(entry),
+    });
+    // A settled job's proofs are pinned (GC keeps them); so are a disputed job's.
+    payments.node.events.on('payment.fulfilled', (e) => proofs?.markJobSettled(e.paymentId));
+    payments.node.events.on('payment.rejected', (e) => proofs?.markJobSettled(e.paymentId));
+    if (this.recorder !== undefined) {
+      const recorder = this.recorder;
+      await bridgeSettlementToVes(payments.node, recorder);
+    }
+    return payments;
+  }
+
   status(): { pubkey: string; counts: Record<JobState, number>; running: string[] } {
     return { pubkey: this.pubkey, counts: this.store.counts(), running: this.queue.runningIds };
   }
@@ -225,6 +262,8 @@ export class Provider {
     const counts = this.store.counts();
     this.store.close();
     await this.proofs?.close();
+    await this.payments?.close();
+    this.recorder?.close();
     this.log({ event: 'stopped', counts });
   }
 
@@ -385,6 +424,17 @@ export class Provider {
       vmCycles: cyclesUsed,
       proofBytes: proof.envelope.proof.length,
     });
+    await this.recorder?.record('job.proved', {
+      jobId: id,
+      provider: this.pubkey,
+      programId: proof.envelope.programId,
+      planHash: proof.statement.planHash,
+      outputHash: proof.statement.outputHash,
+      ...(proofRef === undefined ? {} : { proofRef }),
+      provingTimeMs,
+      cyclesUsed,
+    });
+    void this.payments?.proved(id, envelopeBytes, proof.execution.output);
     await this.outbox.flush();
   }
 

@@ -258,6 +258,18 @@ export class JobStore {
     return this.ids("state = 'accepted' OR (state = 'proving' AND result_event_id IS NULL)");
   }
 
+  /** The signed 6900 of a job, once recorded. */
+  resultEvent(requestId: string): NostrEvent | undefined {
+    const row = this.db
+      .prepare(
+        `SELECT o.event_json FROM jobs j JOIN outbox o ON o.event_id = j.result_event_id
+         WHERE j.request_id = ?`,
+      )
+      .pluck()
+      .get(requestId) as string | undefined;
+    return row === undefined ? undefined : (JSON.parse(row) as NostrEvent);
+  }
+
   get(requestId: string): JobRow | undefined {
     const raw = this.db.prepare('SELECT * FROM jobs WHERE request_id = ?').get(requestId) as
       | RawJob

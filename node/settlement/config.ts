@@ -74,6 +74,11 @@ export const SettlementConfig = z
     ledger: LedgerConfig.default({ sqlite: 'm2m-data/ledger.db' }),
     /** The settlement journal (payments state machine and event stream): a SQLite file. */
     journal: z.string().min(1).default('m2m-data/settlement.db'),
+    /**
+     * Bearer token of the local owner's API (`/settlement/v1/admin/...`): how the customer's own
+     * CLI asks its escrow to pay for a job. Without it that API answers 403.
+     */
+    adminToken: z.string().min(16).optional(),
     /** How often deadlines, challenge windows and unfinished steps are checked. */
     tickMs: z.number().int().min(10).max(60_000).default(250),
   })

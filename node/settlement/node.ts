@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { z } from 'zod';
 import { isM2mError, M2mError } from '../../zkvm/errors.js';
 import { bearerPeer, IlpHttpClient, ilpEndpoint, readBody } from '../ilp/http.js';
 import { type RunningHttpServer, startHttpServer } from '../ilp/server.js';
@@ -10,10 +11,11 @@ import {
   parseSettlementConfig,
   type SettlementConfig,
   type SettlementConfigInput,
+  SettlementMode,
 } from './config.js';
-import { EscrowSettlement, type StepHook } from './escrow.js';
+import { EscrowSettlement, type PayRequest, type StepHook } from './escrow.js';
 import { SettlementEvents } from './events.js';
-import { Journal } from './journal.js';
+import { Journal, type PaymentRecord } from './journal.js';
 import { type ProofCheck, zkProofCheck } from './proof-check.js';
 import { ProviderSettlement } from './provider.js';
 
@@ -73,6 +75,75 @@ async function jsonBody(req: IncomingMessage): Promise<Record<string, unknown>> 
   } catch {
     throw new M2mError('BAD_REQUEST', 'the body must be a JSON object');
   }
+}
+
+const AdminPayment = z
+  .object({
+    paymentId: z.string().regex(/^[A-Za-z0-9_.:-]{1,128}$/),
+    provider: z.string().min(1),
+    buyer: z.string().min(1),
+    amount: z.string().regex(/^[1-9]\d{0,39}$/, 'a positive integer in the smallest unit'),
+    /** ms since the epoch. */
+    proofDeadline: z.number().int().positive(),
+    expect: z
+      .object({
+        jobRequestHash: z.string().min(1),
+        planHash: z.string().optional(),
+        dataRoot: z.string().optional(),
+        outputHash: z.string().optional(),
+        minProgramVersion: z.string().optional(),
+      })
+      .strict(),
+    mode: SettlementMode.optional(),
+    info: z.record(z.string(), z.string()).optional(),
+  })
+  .strict();
+export type AdminPayment = z.input<typeof AdminPayment>;
+
+function parseAdminPayment(body: unknown): PayRequest {
+  const parsed = AdminPayment.safeParse(body);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new M2mError(
+      'BAD_REQUEST',
+      `payment request: ${issue?.path.join('.') || '(root)'}: ${issue?.message}`,
+    );
+  }
+  const { amount, expect, mode, info, ...rest } = parsed.data;
+  return {
+    ...rest,
+    amount: BigInt(amount),
+    expect: Object.fromEntries(
+      Object.entries(expect).filter(([, v]) => v !== undefined),
+    ) as unknown as PayRequest['expect'],
+    ...(mode === undefined ? {} : { mode }),
+    ...(info === undefined ? {} : { info }),
+  };
+}
+
+/** What the admin API says of a payment (amounts as decimal strings). */
+export interface PaymentView {
+  paymentId: string;
+  state: string;
+  provider: string;
+  buyer: string;
+  amount: string;
+  slashAmount: string;
+  verdict: { valid: boolean; code?: string; reason?: string } | null;
+  reason: string | null;
+}
+
+function paymentView(record: PaymentRecord): PaymentView {
+  return {
+    paymentId: record.id,
+    state: record.state,
+    provider: record.counterparty,
+    buyer: record.buyer,
+    amount: record.amount.toString(),
+    slashAmount: record.slashAmount.toString(),
+    verdict: record.verdict,
+    reason: record.reason ?? null,
+  };
 }
 
 /**
@@ -160,6 +231,16 @@ export class SettlementNode {
     const tokens = new Map(
       Object.entries(this.config.peers).map(([name, p]) => [p.acceptToken, name]),
     );
+    const admin = (req: IncomingMessage): void => {
+      const token = this.config.adminToken;
+      if (token === undefined || req.headers.authorization !== `Bearer ${token}`)
+        throw new M2mError(
+          'FORBIDDEN',
+          token === undefined
+            ? 'this node has no adminToken in its settlement config, so its admin API is closed'
+            : 'missing or wrong admin bearer token',
+        );
+    };
     const authed = (req: IncomingMessage): string => {
       const peer = bearerPeer(req, tokens);
       if (peer === undefined) throw new M2mError('FORBIDDEN', 'missing or unknown bearer token');
@@ -222,6 +303,18 @@ export class SettlementNode {
             state: record.state,
             ...(result === undefined ? {} : { result }),
           };
+        }),
+        'POST /settlement/v1/admin/payments': route(async (req) => {
+          admin(req);
+          const record = await this.escrow.pay(parseAdminPayment(await jsonBody(req)));
+          return paymentView(record);
+        }),
+        'GET /settlement/v1/admin/payments/*': route(async (req, path) => {
+          admin(req);
+          const id = decodeURIComponent(path.slice('/settlement/v1/admin/payments/'.length));
+          const record = this.escrow.get(id);
+          if (record === undefined) throw new M2mError('PAYMENT_UNKNOWN', `no payment ${id}`);
+          return paymentView(record);
         }),
         'GET /settlement/v1/events': route(async (req, _path, params) => {
           authed(req);

@@ -17,13 +17,13 @@ export interface VesBridgeOptions {
  * Returns the function that stops listening.
  */
 export async function bridgeSettlementToVes(
-  source: { journal: Journal; events: SettlementEvents },
+  source: { journal: Journal; events: SettlementEvents; config?: { ilpAddress: string } },
   recorder: MarketRecorder,
   options: VesBridgeOptions = {},
 ): Promise<() => void> {
   const asset = options.asset ?? 'msat';
   const record = async (event: SettlementEvent): Promise<void> => {
-    const outcome = await recordOne(event, recorder, asset);
+    const outcome = await recordOne(event, source, recorder, asset);
     if (outcome !== undefined && !outcome.ok)
       options.onError?.(event, outcome.code, outcome.message);
   };
@@ -48,18 +48,32 @@ export async function bridgeSettlementToVes(
   return off;
 }
 
-function recordOne(event: SettlementEvent, recorder: MarketRecorder, asset: string) {
+function recordOne(
+  event: SettlementEvent,
+  source: { journal: Journal; config?: { ilpAddress: string } },
+  recorder: MarketRecorder,
+  asset: string,
+) {
   const text = (key: string) => String(event.data[key] ?? '');
   switch (event.type) {
-    case 'payment.fulfilled':
+    case 'payment.fulfilled': {
+      // The escrow pays from a buyer account to a provider's revenue; a provider was paid by an
+      // escrow (its ILP address) into this node (its own ILP address).
+      const escrowSide = source.journal.get('escrow', event.paymentId);
+      const providerSide = source.journal.get('provider', event.paymentId);
+      const [from, to] =
+        escrowSide !== undefined
+          ? [`buyer:${escrowSide.buyer}`, `revenue:${escrowSide.counterparty}`]
+          : [providerSide?.buyer ?? 'escrow', source.config?.ilpAddress ?? 'self'];
       return recorder.record('payment.settled', {
         paymentId: event.paymentId,
         jobId: event.paymentId,
-        from: `buyer:${text('buyer')}`,
-        to: `revenue:${text('provider')}`,
+        from,
+        to,
         amount: text('amount'),
         asset,
       });
+    }
     case 'provider.slashed':
       return recorder.record('provider.slashed', {
         provider: text('provider'),
