@@ -4,6 +4,7 @@ import { generateSecretKey } from 'nostr-tools/pure';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BlossomServer } from '../../node/blossom/server.js';
 import { waitForJob } from '../../node/customer/follow.js';
+import { payForJob } from '../../node/customer/pay.js';
 import { prepareJob, publishJob } from '../../node/customer/request.js';
 import { CustomerStore } from '../../node/customer/store.js';
 import { verifyJobResult } from '../../node/customer/verify.js';
@@ -16,9 +17,11 @@ import {
   startProvider,
 } from '../../node/provider/provider.js';
 import type { RelayServer } from '../../node/relay/server.js';
+import { SettlementNode } from '../../node/settlement/node.js';
 import { m2m } from '../dvm-market/processes.js';
 import { type KuboDaemon, startKubo } from '../support/kubo.js';
 import { connectClient, query, startTestRelay } from '../support/relay.js';
+import { freePort, waitUntil } from '../support/settlement.js';
 import { startTestBlossom, tempDir } from '../support/storage.js';
 
 const root = new URL('../../', import.meta.url);
@@ -32,8 +35,13 @@ const sensor = {
 /**
  * The market with proofs by reference: a provider whose proofs (~100 KB) are above its inline
  * threshold uploads them and publishes `proof-ref`; the customer fetches and verifies. With the
- * Blossom server stopped, the provider falls back to IPFS (Kubo) and the job still ends VALID.
+ * Blossom server stopped, the provider falls back to IPFS (Kubo) and the job still ends VALID and
+ * settles: the customer's escrow pays the provider over ILP once the proof verifies, and the
+ * provider pins the settled job's proof.
  */
+const ADMIN = 'customer-admin-token-0123456789';
+const TO_PROVIDER = 'escrow-to-provider-token-0123456789';
+const TO_ESCROW = 'provider-to-escrow-token-0123456789';
 describe('market jobs with proof-ref (Blossom first, IPFS fallback)', () => {
   const dir = tempDir('storage-market');
   const customerKey = generateSecretKey();
@@ -43,13 +51,48 @@ describe('market jobs with proof-ref (Blossom first, IPFS fallback)', () => {
   let provider: Provider;
   let pool: RelayPool;
   let customers: CustomerStore;
+  let escrow: SettlementNode;
   const log: ProviderLogEntry[] = [];
   let first: Awaited<ReturnType<typeof runJob>> | undefined;
 
   beforeAll(async () => {
     [relay, kubo, blossom] = await Promise.all([startTestRelay(), startKubo(), startTestBlossom()]);
+    const [escrowPort, providerPort] = [await freePort(), await freePort()];
+    escrow = await SettlementNode.start({
+      ilpAddress: 'test.m2m.alice',
+      listen: { host: '127.0.0.1', port: escrowPort },
+      adminToken: ADMIN,
+      peers: {
+        prov: {
+          url: `http://127.0.0.1:${providerPort}`,
+          ilpAddress: 'test.m2m.prov',
+          token: TO_PROVIDER,
+          acceptToken: TO_ESCROW,
+        },
+      },
+      ledger: { sqlite: join(dir, 'escrow', 'ledger.db') },
+      journal: join(dir, 'escrow', 'settlement.db'),
+      tickMs: 50,
+    });
+    await escrow.deposit({ role: 'buyer', owner: 'alice', amount: 100_000n });
+    await escrow.deposit({ role: 'stake', owner: 'prov', amount: 100_000n });
     const config = resolveProviderConfig(
       {
+        settlement: {
+          ilpAddress: 'test.m2m.prov',
+          listen: { host: '127.0.0.1', port: providerPort },
+          peers: {
+            alice: {
+              url: `http://127.0.0.1:${escrowPort}`,
+              ilpAddress: 'test.m2m.alice',
+              token: TO_ESCROW,
+              acceptToken: TO_PROVIDER,
+            },
+          },
+          ledger: { sqlite: 'provider/ledger.db' },
+          journal: 'provider/settlement.db',
+          tickMs: 50,
+        },
         relays: [relay.url],
         price: 1000,
         dataDir: 'provider',
@@ -69,6 +112,7 @@ describe('market jobs with proof-ref (Blossom first, IPFS fallback)', () => {
   }, 90_000);
   afterAll(async () => {
     await provider?.close();
+    await escrow?.close();
     pool?.close();
     customers?.close();
     await blossom?.close();
@@ -77,7 +121,7 @@ describe('market jobs with proof-ref (Blossom first, IPFS fallback)', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  async function runJob() {
+  async function runJob(paid = false) {
     const job = prepareJob(
       {
         planText: sensor.planText,
@@ -93,6 +137,14 @@ describe('market jobs with proof-ref (Blossom first, IPFS fallback)', () => {
       customerKey,
     );
     expect((await publishJob(customers, pool, job)).confirmed).toBe(true);
+    if (paid)
+      await payForJob(job, {
+        url: escrow.url,
+        token: ADMIN,
+        provider: 'prov',
+        buyer: 'alice',
+        deadlineSec: 180,
+      });
     const outcome = await waitForJob(pool, job, { timeoutMs: 120_000 });
     const client = await connectClient(relay.url);
     const [event] = await query(client, [{ kinds: [6900], '#e': [job.requestId] }]);
@@ -120,9 +172,9 @@ describe('market jobs with proof-ref (Blossom first, IPFS fallback)', () => {
     expect(provider.proofs?.list()[0]?.jobs).toEqual([{ jobId: result.requestId, settled: false }]);
   }, 180_000);
 
-  it('with the Blossom server stopped the provider falls back to IPFS and the job still ends VALID', async () => {
+  it('with the Blossom server stopped the provider falls back to IPFS and the job still ends VALID and settles', async () => {
     await blossom.close();
-    const { job, outcome, result } = await runJob();
+    const { job, outcome, result } = await runJob(true);
     expect(outcome).toMatchObject({ outcome: 'verified', verdict: { valid: true } });
     expect(result.proof).toMatchObject({
       type: 'ref',
@@ -134,6 +186,15 @@ describe('market jobs with proof-ref (Blossom first, IPFS fallback)', () => {
     expect(log.filter((e) => e.event === 'proof-uploaded').at(-1)).toMatchObject({
       store: 'ipfs:kubo',
     });
+    // Settled: the escrow verified the proof and paid; the provider pinned the job's proof.
+    await waitUntil(() => escrow.escrow.get(job.requestId)?.state === 'fulfilled', 30_000);
+    await waitUntil(
+      () => provider.payments?.node.provider.get(job.requestId)?.state === 'fulfilled',
+    );
+    const stored = provider.proofs
+      ?.list()
+      .find((p) => p.jobs.some((j) => j.jobId === job.requestId));
+    expect(stored).toMatchObject({ pinned: true, jobs: [{ jobId: job.requestId, settled: true }] });
     // The first job's proof lived on the stopped server only: a verdict, not a crash.
     if (first === undefined) throw new Error('needs the first job');
     expect(await verifyJobResult(first.job, first.result.event, undefined)).toMatchObject({
