@@ -4,9 +4,7 @@ import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import { M2mError } from '../../zkvm/errors.js';
 import { executePlan } from '../../zkvm/exec/executor.js';
-import { planDataRootPoseidon, planOutputHashPoseidon } from '../../zkvm/plan-proof/commitments.js';
-import { provePlan } from '../../zkvm/plan-proof/prove.js';
-import { verifyPlanProof } from '../../zkvm/plan-proof/verify.js';
+import { runMarketDemo } from './demo-market.js';
 import { EXIT, readJson } from './io.js';
 import { loadValidPlan, readInputData } from './plan-commands.js';
 
@@ -40,21 +38,27 @@ export function listExamplePlans(dir = examplePlansDir()): ExamplePlan[] {
 }
 
 /**
- * The main job on embedded defaults. Today it covers what the node has built: every example plan
- * is validated, hashed and executed, and its output hash is checked against the golden file;
- * then one plan is proven on the Miden backend and the proof verified in process, as a customer
- * would, against the plan, the data and the delivered output.
+ * The main job on embedded defaults: every example plan is validated, hashed and executed, and
+ * its output hash checked against the golden file; then one plan goes through the whole market
+ * (`runMarketDemo`): requested over the embedded relay with its bid held by the customer's
+ * escrow, proven by the provider node, its proof stored on the provider's Blossom server and
+ * fetched and verified by the customer, paid over ILP once the escrow verified it too, and every
+ * market fact sequenced as a VES event and committed to a Merkle root.
  */
 export function registerDemoCommand(program: Command, setExit: (code: number) => void): void {
   program
     .command('demo')
     .description(
-      'run the main job on embedded defaults: validate, execute and check every example plan, then prove one and verify the proof',
+      'run the main job on embedded defaults: check every example plan, then one paid, proven and verified market job (relay, provider, Blossom, escrow over ILP, VES sequencer, all in this process)',
     )
     .option('--plans <dir>', 'directory of example plans', examplePlansDir())
-    .option('--prove <plan>', 'example plan to prove and verify', 'sensor-summary')
-    .option('--no-prove', 'skip the proof')
-    .action(async (opts: { plans: string; prove: string | false }) => {
+    .option('--prove <plan>', 'example plan for the market job', 'sensor-summary')
+    .option('--no-prove', 'skip the market job (no proof)')
+    .option(
+      '--dir <dir>',
+      "keep the job's files (databases, proofs, keys) here (default: a temp dir)",
+    )
+    .action(async (opts: { plans: string; prove: string | false; dir?: string }) => {
       let failures = 0;
       const examples = listExamplePlans(opts.plans);
       examples.forEach((example, i) => {
@@ -71,33 +75,26 @@ export function registerDemoCommand(program: Command, setExit: (code: number) =>
       });
       process.stdout.write(`${examples.length - failures} passed, ${failures} failed\n`);
       if (opts.prove !== false) {
-        const example = examples.find((e) => e.name === opts.prove);
-        if (example === undefined)
-          throw new M2mError(
-            'DEMO_UNKNOWN_PLAN',
-            `no example plan "${opts.prove}" in ${opts.plans}`,
-          );
-        if (!(await proveAndVerify(example))) failures++;
+        const name = opts.prove;
+        if (!examples.some((e) => e.name === name))
+          throw new M2mError('DEMO_UNKNOWN_PLAN', `no example plan "${name}" in ${opts.plans}`);
+        process.stdout.write(`market job: ${name}, proved on the miden backend\n`);
+        const report = await runMarketDemo({
+          plansDir: opts.plans,
+          plan: name,
+          ...(opts.dir === undefined ? {} : { dir: opts.dir }),
+          print: (line) => process.stdout.write(`  ${line}\n`),
+        });
+        const ok =
+          report.valid &&
+          report.payment === 'fulfilled' &&
+          report.inclusionVerified &&
+          report.vesEvents > 0;
+        process.stdout.write(
+          `${ok ? 'VALID' : 'FAILED'}: job ${report.requestId} verified ${report.valid ? 'VALID' : 'INVALID'}, payment ${report.payment} (${report.providerRevenue} msats to the provider), ${report.vesEvents} VES events committed\n`,
+        );
+        if (!ok) failures++;
       }
       setExit(failures === 0 ? EXIT.ok : EXIT.rejected);
     });
-}
-
-/** Proves an example plan and verifies the proof against the plan, its data and its output. */
-async function proveAndVerify(example: ExamplePlan): Promise<boolean> {
-  const validated = loadValidPlan(example.planFile);
-  const data = readInputData(example.dataFile, validated.plan);
-  process.stdout.write(`proving ${example.name} on the miden backend ...\n`);
-  const proof = await provePlan(validated, data);
-  const verdict = verifyPlanProof(proof.envelope, {
-    planHash: validated.planHash,
-    dataRoot: planDataRootPoseidon(validated.plan, data),
-    outputHash: planOutputHashPoseidon(validated.plan, validated.planHash, proof.execution.output),
-  });
-  const { metadata } = proof.envelope;
-  process.stdout.write(
-    `  proved in ${metadata.provingTimeMs} ms (${proof.vmCycles} VM cycles, ${proof.envelope.proof.length} byte proof, ${metadata.securityBits}-bit)\n` +
-      `  ${verdict.valid ? 'VALID' : `INVALID ${verdict.code}: ${verdict.reason}`}: verified in ${verdict.verifyTimeMs.toFixed(1)} ms against plan ${validated.planHash}, data ${proof.statement.dataRoot}, output ${proof.statement.outputHash}\n`,
-  );
-  return verdict.valid;
 }

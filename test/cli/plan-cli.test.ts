@@ -114,13 +114,20 @@ describe('m2m plan (CLI)', () => {
     expect(help.stdout).toContain('Exit codes:');
   });
 
-  it('demo runs every example plan against its golden file, then proves and verifies one', () => {
+  it('demo checks every example plan, then runs one paid, proven and verified market job', () => {
     const r = m2m('demo');
-    expect(r.code).toBe(0);
+    expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toContain(`${examples.length} passed, 0 failed`);
-    expect(r.stdout).toMatch(/proving sensor-summary on the miden backend/);
-    expect(r.stdout).toMatch(/ {2}VALID: verified in [\d.]+ ms against plan sha256:/);
-    expect(m2m('demo', '--no-prove').stdout).not.toContain('proving');
+    expect(r.stdout).toContain('market job: sensor-summary, proved on the miden backend');
+    expect(r.stdout).toMatch(/escrow holds 5000 msats \(prepared\)/);
+    expect(r.stdout).toMatch(/proof uploaded \(\d+ bytes\) -> blossom:[0-9a-f]{64}/);
+    expect(r.stdout).toMatch(/customer: VALID proof/);
+    expect(r.stdout).toMatch(/escrow: payment fulfilled; provider revenue 5000 msats/);
+    expect(r.stdout).toMatch(
+      /VES: 4 market events sequenced 1\.\.4, committed to 0x[0-9a-f]+…; inclusion proof of event 1 verifies/,
+    );
+    expect(r.stdout).toMatch(/^VALID: job [0-9a-f]{64} verified VALID, payment fulfilled/m);
+    expect(m2m('demo', '--no-prove').stdout).not.toContain('market job');
   }, 120_000);
 });
 
