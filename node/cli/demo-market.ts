@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { generateSecretKey } from 'nostr-tools/pure';
@@ -9,6 +8,7 @@ import { waitForJob } from '../customer/follow.js';
 import { payForJob } from '../customer/pay.js';
 import { prepareJob, publishJob } from '../customer/request.js';
 import { CustomerStore } from '../customer/store.js';
+import { freePort } from '../net.js';
 import { RelayPool } from '../nostr/pool.js';
 import { resolveProviderConfig } from '../provider/config.js';
 import { startProvider } from '../provider/provider.js';
@@ -58,17 +58,6 @@ export interface MarketDemoReport {
 const ADMIN = randomUUID();
 const TO_PROVIDER = randomUUID();
 const TO_ESCROW = randomUUID();
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 export async function runMarketDemo(options: MarketDemoOptions): Promise<MarketDemoReport> {
   const dir = options.dir ?? mkdtempSync(join(tmpdir(), 'm2m-demo-'));

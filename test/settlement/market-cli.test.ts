@@ -7,7 +7,7 @@ import { stringify } from 'yaml';
 import { findNativeProver } from '../../zkvm/prover/native-process.js';
 import { BIN, m2m, ProviderProcess } from '../dvm-market/processes.js';
 import { startTestRelay } from '../support/relay.js';
-import { freePort } from '../support/settlement.js';
+import { ESCROW_ADMIN_TOKEN, marketSettlement } from '../support/settlement.js';
 
 /**
  * A paid job as users run it, every role its own process: `m2m settlement start` (the customer's
@@ -15,9 +15,7 @@ import { freePort } from '../support/settlement.js';
  * `settlement:` section, and `m2m job request --escrow` / `m2m job wait --escrow`.
  */
 const dir = mkdtempSync(join(tmpdir(), 'm2m-paid-cli-'));
-const ADMIN = 'customer-admin-token-0123456789';
-const TO_PROVIDER = 'escrow-to-provider-token-0123456789';
-const TO_ESCROW = 'provider-to-escrow-token-0123456789';
+const ADMIN = ESCROW_ADMIN_TOKEN;
 const root = new URL('../../', import.meta.url).pathname;
 const cleanup: (() => unknown)[] = [];
 let relayUrl: string;
@@ -57,27 +55,9 @@ beforeAll(async () => {
   const relay = await startTestRelay();
   cleanup.push(() => relay.close());
   relayUrl = relay.url;
-  const [escrowPort, providerPort] = [await freePort(), await freePort()];
+  const settlement = await marketSettlement(dir);
   const escrowConfig = join(dir, 'escrow.yaml');
-  writeFileSync(
-    escrowConfig,
-    stringify({
-      ilpAddress: 'test.m2m.alice',
-      listen: { host: '127.0.0.1', port: escrowPort },
-      adminToken: ADMIN,
-      peers: {
-        prov: {
-          url: `http://127.0.0.1:${providerPort}`,
-          ilpAddress: 'test.m2m.prov',
-          token: TO_PROVIDER,
-          acceptToken: TO_ESCROW,
-        },
-      },
-      ledger: { sqlite: 'escrow/ledger.db' },
-      journal: 'escrow/settlement.db',
-      tickMs: 100,
-    }),
-  );
+  writeFileSync(escrowConfig, stringify({ ...settlement.escrow, tickMs: 100 }));
   const escrow = await startEscrow(escrowConfig);
   cleanup.push(() => escrow.child.kill('SIGTERM'));
   escrowUrl = escrow.url;
@@ -89,21 +69,7 @@ beforeAll(async () => {
       price: 1000,
       dataDir: 'provider',
       maxProvingTime: 120,
-      settlement: {
-        ilpAddress: 'test.m2m.prov',
-        listen: { host: '127.0.0.1', port: providerPort },
-        peers: {
-          alice: {
-            url: escrowUrl,
-            ilpAddress: 'test.m2m.alice',
-            token: TO_ESCROW,
-            acceptToken: TO_PROVIDER,
-          },
-        },
-        ledger: { sqlite: 'provider/ledger.db' },
-        journal: 'provider/settlement.db',
-        tickMs: 100,
-      },
+      settlement: { ...settlement.providerSection, tickMs: 100 },
     }),
   );
   provider = await ProviderProcess.start(nodeConfig);

@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,11 +12,16 @@ import { resolveProviderConfig } from '../../node/provider/config.js';
 import { type Provider, startProvider } from '../../node/provider/provider.js';
 import { paymentStatus } from '../../node/settlement/admin-client.js';
 import { SettlementNode } from '../../node/settlement/node.js';
-import { createAgentKey, saveSyncConfig } from '../../node/sync/config.js';
 import { Outbox } from '../../node/ves/outbox.js';
 import { findNativeProver } from '../../zkvm/prover/native-process.js';
 import { startTestRelay } from '../support/relay.js';
-import { escrowBalances, freePort, waitUntil } from '../support/settlement.js';
+import {
+  ESCROW_ADMIN_TOKEN,
+  escrowBalances,
+  marketSettlement,
+  testSyncDir,
+  waitUntil,
+} from '../support/settlement.js';
 
 /**
  * The market with money: a real relay, the provider node with a settlement node inside, the
@@ -27,9 +31,7 @@ import { escrowBalances, freePort, waitUntil } from '../support/settlement.js';
  */
 const root = new URL('../../', import.meta.url);
 const read = (path: string) => readFileSync(new URL(path, root), 'utf8');
-const ADMIN = 'customer-admin-token-0123456789';
-const TO_PROVIDER = 'escrow-to-provider-token-0123456789';
-const TO_ESCROW = 'provider-to-escrow-token-0123456789';
+const ADMIN = ESCROW_ADMIN_TOKEN;
 const BID = 5_000n;
 
 const dir = mkdtempSync(join(tmpdir(), 'm2m-paid-market-'));
@@ -48,40 +50,13 @@ beforeAll(async () => {
   const relay = await startTestRelay();
   cleanup.push(() => relay.close());
   relayUrl = relay.url;
-  const [escrowPort, providerPort] = [await freePort(), await freePort()];
-  escrow = await SettlementNode.start({
-    ilpAddress: 'test.m2m.alice',
-    listen: { host: '127.0.0.1', port: escrowPort },
-    adminToken: ADMIN,
-    peers: {
-      prov: {
-        url: `http://127.0.0.1:${providerPort}`,
-        ilpAddress: 'test.m2m.prov',
-        token: TO_PROVIDER,
-        acceptToken: TO_ESCROW,
-      },
-    },
-    ledger: { sqlite: join(dir, 'escrow', 'ledger.db') },
-    journal: join(dir, 'escrow', 'settlement.db'),
-    tickMs: 50,
-  });
+  const settlement = await marketSettlement(dir);
+  escrow = await SettlementNode.start(settlement.escrow);
   cleanup.push(() => escrow.close());
   await escrow.deposit({ role: 'buyer', owner: 'alice', amount: 100_000n });
   await escrow.deposit({ role: 'stake', owner: 'prov', amount: 100_000n });
 
-  const syncDir = join(dir, 'provider-sync');
-  const sync = saveSyncConfig(syncDir, {
-    sequencerUrl: 'http://127.0.0.1:1/api',
-    tenantId: randomUUID(),
-    storeId: randomUUID(),
-    agentId: randomUUID(),
-    keyId: 1,
-    agentKeyFile: 'agent.key',
-    outbox: 'outbox.db',
-    batchSize: 100,
-  });
-  createAgentKey(sync.agentKeyPath);
-  providerOutbox = sync.outboxPath;
+  providerOutbox = testSyncDir(join(dir, 'provider-sync')).outboxPath;
   const config = resolveProviderConfig(
     {
       relays: [relayUrl],
@@ -89,21 +64,7 @@ beforeAll(async () => {
       dataDir: 'provider',
       maxProvingTime: 120,
       ves: { syncDir: 'provider-sync' },
-      settlement: {
-        ilpAddress: 'test.m2m.prov',
-        listen: { host: '127.0.0.1', port: providerPort },
-        peers: {
-          alice: {
-            url: `http://127.0.0.1:${escrowPort}`,
-            ilpAddress: 'test.m2m.alice',
-            token: TO_ESCROW,
-            acceptToken: TO_PROVIDER,
-          },
-        },
-        ledger: { sqlite: 'provider/ledger.db' },
-        journal: 'provider/settlement.db',
-        tickMs: 50,
-      },
+      settlement: settlement.providerSection,
     },
     dir,
   );
@@ -175,8 +136,9 @@ describe('a paid job', () => {
     await waitUntil(
       () => provider.payments?.node.provider.get(job.requestId)?.state === 'fulfilled',
     );
-    await waitUntil(() =>
-      outboxTypes().some(([type, id]) => type === 'payment.settled' && id === job.requestId),
+    await waitUntil(
+      () => outboxTypes().some(([type, id]) => type === 'payment.settled' && id === job.requestId),
+      60_000,
     );
     expect(outboxTypes()).toEqual(
       expect.arrayContaining([

@@ -21,7 +21,7 @@ import { SettlementNode } from '../../node/settlement/node.js';
 import { m2m } from '../dvm-market/processes.js';
 import { type KuboDaemon, startKubo } from '../support/kubo.js';
 import { connectClient, query, startTestRelay } from '../support/relay.js';
-import { freePort, waitUntil } from '../support/settlement.js';
+import { ESCROW_ADMIN_TOKEN, marketSettlement, waitUntil } from '../support/settlement.js';
 import { startTestBlossom, tempDir } from '../support/storage.js';
 
 const root = new URL('../../', import.meta.url);
@@ -39,9 +39,7 @@ const sensor = {
  * settles: the customer's escrow pays the provider over ILP once the proof verifies, and the
  * provider pins the settled job's proof.
  */
-const ADMIN = 'customer-admin-token-0123456789';
-const TO_PROVIDER = 'escrow-to-provider-token-0123456789';
-const TO_ESCROW = 'provider-to-escrow-token-0123456789';
+const ADMIN = ESCROW_ADMIN_TOKEN;
 describe('market jobs with proof-ref (Blossom first, IPFS fallback)', () => {
   const dir = tempDir('storage-market');
   const customerKey = generateSecretKey();
@@ -57,42 +55,13 @@ describe('market jobs with proof-ref (Blossom first, IPFS fallback)', () => {
 
   beforeAll(async () => {
     [relay, kubo, blossom] = await Promise.all([startTestRelay(), startKubo(), startTestBlossom()]);
-    const [escrowPort, providerPort] = [await freePort(), await freePort()];
-    escrow = await SettlementNode.start({
-      ilpAddress: 'test.m2m.alice',
-      listen: { host: '127.0.0.1', port: escrowPort },
-      adminToken: ADMIN,
-      peers: {
-        prov: {
-          url: `http://127.0.0.1:${providerPort}`,
-          ilpAddress: 'test.m2m.prov',
-          token: TO_PROVIDER,
-          acceptToken: TO_ESCROW,
-        },
-      },
-      ledger: { sqlite: join(dir, 'escrow', 'ledger.db') },
-      journal: join(dir, 'escrow', 'settlement.db'),
-      tickMs: 50,
-    });
+    const settlement = await marketSettlement(dir);
+    escrow = await SettlementNode.start(settlement.escrow);
     await escrow.deposit({ role: 'buyer', owner: 'alice', amount: 100_000n });
     await escrow.deposit({ role: 'stake', owner: 'prov', amount: 100_000n });
     const config = resolveProviderConfig(
       {
-        settlement: {
-          ilpAddress: 'test.m2m.prov',
-          listen: { host: '127.0.0.1', port: providerPort },
-          peers: {
-            alice: {
-              url: `http://127.0.0.1:${escrowPort}`,
-              ilpAddress: 'test.m2m.alice',
-              token: TO_ESCROW,
-              acceptToken: TO_PROVIDER,
-            },
-          },
-          ledger: { sqlite: 'provider/ledger.db' },
-          journal: 'provider/settlement.db',
-          tickMs: 50,
-        },
+        settlement: settlement.providerSection,
         relays: [relay.url],
         price: 1000,
         dataDir: 'provider',

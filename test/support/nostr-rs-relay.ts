@@ -1,8 +1,8 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { freePort } from '../../node/net.js';
 import { REPO_ROOT } from './arbitraries.js';
 
 /**
@@ -13,17 +13,6 @@ import { REPO_ROOT } from './arbitraries.js';
 export const NOSTR_RS_RELAY_BIN =
   process.env.NOSTR_RS_RELAY_BIN ?? join(homedir(), '.cache/m2m/nostr-rs-relay/bin/nostr-rs-relay');
 export const NOSTR_RS_RELAY_PRESENT = existsSync(NOSTR_RS_RELAY_BIN);
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 /** Starts nostr-rs-relay with the project's config on a free port; resolves once it serves. */
 export async function startNostrRsRelay(): Promise<{

@@ -1,11 +1,12 @@
+import { randomUUID } from 'node:crypto';
 import { mkdtempSync, readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { accountSpec } from '../../node/settlement/accounts.js';
 import type { SettlementConfigInput } from '../../node/settlement/config.js';
 import { SettlementNode, type SettlementNodeOptions } from '../../node/settlement/node.js';
 import type { ProofExpectation } from '../../node/settlement/proof-check.js';
+import { createAgentKey, type ResolvedSyncConfig, saveSyncConfig } from '../../node/sync/config.js';
 import { assertValidPlan } from '../../zkvm/plan/validate.js';
 import { planDataRootPoseidon } from '../../zkvm/plan-proof/commitments.js';
 import { provePlan } from '../../zkvm/plan-proof/prove.js';
@@ -51,17 +52,9 @@ export function tamperedEnvelope(envelope: Buffer): Buffer {
   return encodeEnvelope(createEnvelope({ ...fields, proof }));
 }
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address !== null ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
+import { freePort } from '../../node/net.js';
+
+export { freePort };
 
 export interface NodePair {
   dir: string;
@@ -174,3 +167,66 @@ export const waitUntil = async (check: () => boolean, timeoutMs = 20_000): Promi
     await new Promise((r) => setTimeout(r, 25));
   }
 };
+
+export const ESCROW_ADMIN_TOKEN = 'customer-admin-token-0123456789';
+
+/**
+ * The settlement configs of a paid market job: the customer's escrow (`test.m2m.alice`, admin API
+ * on, files under `<dir>/escrow`) and the `settlement:` section of the provider's node.yaml
+ * (`test.m2m.prov`, files under `provider/` relative to node.yaml in `dir`), peered both ways on
+ * two free ports. The escrow names the provider `prov`.
+ */
+export async function marketSettlement(dir: string): Promise<{
+  escrow: SettlementConfigInput;
+  providerSection: SettlementConfigInput;
+}> {
+  const [escrowPort, providerPort] = [await freePort(), await freePort()];
+  return {
+    escrow: {
+      ilpAddress: 'test.m2m.alice',
+      listen: { host: '127.0.0.1', port: escrowPort },
+      adminToken: ESCROW_ADMIN_TOKEN,
+      peers: {
+        prov: {
+          url: `http://127.0.0.1:${providerPort}`,
+          ilpAddress: 'test.m2m.prov',
+          token: TOKEN_TO_PROVIDER,
+          acceptToken: TOKEN_TO_ESCROW,
+        },
+      },
+      ledger: { sqlite: join(dir, 'escrow', 'ledger.db') },
+      journal: join(dir, 'escrow', 'settlement.db'),
+      tickMs: 50,
+    },
+    providerSection: {
+      ilpAddress: 'test.m2m.prov',
+      listen: { host: '127.0.0.1', port: providerPort },
+      peers: {
+        alice: {
+          url: `http://127.0.0.1:${escrowPort}`,
+          ilpAddress: 'test.m2m.alice',
+          token: TOKEN_TO_ESCROW,
+          acceptToken: TOKEN_TO_PROVIDER,
+        },
+      },
+      ledger: { sqlite: 'provider/ledger.db' },
+      journal: 'provider/settlement.db',
+      tickMs: 50,
+    },
+  };
+}
+
+/** A VES sync dir set up as `m2m sync init` + `m2m sync keys generate` would (no sequencer). */
+export function testSyncDir(dir: string): ResolvedSyncConfig & { publicKey: Uint8Array } {
+  const config = saveSyncConfig(dir, {
+    sequencerUrl: 'http://127.0.0.1:1/api',
+    tenantId: randomUUID(),
+    storeId: randomUUID(),
+    agentId: randomUUID(),
+    keyId: 1,
+    agentKeyFile: 'agent.key',
+    outbox: 'outbox.db',
+    batchSize: 100,
+  });
+  return { ...config, publicKey: createAgentKey(config.agentKeyPath).publicKey };
+}
