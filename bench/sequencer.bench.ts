@@ -1,9 +1,10 @@
 /**
  * Sequencer ingest benchmark: `m2m sequencer start` in a child process against a private
  * PostgreSQL cluster started here (and SQLite for comparison), pre-signed VES events in batches
- * of 100 pushed by several concurrent keep-alive HTTP clients. Bounded: a fixed number of
- * rounds of a fixed number of events. Reports events/s (median of rounds) and batch latency
- * p50/p99 (median of rounds), targets beside. Run: npm run bench:sequencer
+ * of 100. Two measures, each a median of bounded rounds: the ceiling (CLIENTS concurrent
+ * keep-alive clients back to back: events/s, and batch latency p50/p99/max at saturation) and the
+ * latency at the target rate (open loop, one batch every 20 ms = 5,000 events/s: p50/p99/max per
+ * batch request). Targets beside. Run: npm run bench:sequencer
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
@@ -13,6 +14,7 @@ import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ed25519 } from '@noble/curves/ed25519.js';
+import pg from 'pg';
 import { ed25519NativeSigner } from '../node/sequencer/ed25519-native.js';
 import { startPrivatePostgres } from '../node/sequencer/pg-cluster.js';
 import { eventSigningHash, hex0x, payloadPlainHash, ZERO_HASH } from '../node/ves/hash.js';
@@ -25,10 +27,13 @@ const BATCH = 100;
 const CLIENTS = Number(process.env.BENCH_CLIENTS ?? 4);
 const EVENTS_PER_ROUND = 10_000;
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
-const WARMUP_BATCHES = 20;
+/** Enough for the JIT and for every pooled PostgreSQL connection to prepare its statements. */
+const WARMUP_BATCHES = 50;
 const TARGET_EVENTS_PER_S = 5000;
 const TARGET_P99_MS = 100;
 const API_KEY = 'bench-key';
+/** Extra node flags for the sequencer process, e.g. BENCH_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof". */
+const NODE_ARGS = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter((a) => a !== '');
 
 interface Agentish {
   tenantId: string;
@@ -109,7 +114,7 @@ async function startCli(
 ): Promise<{ url: URL; child: ChildProcess }> {
   const child = spawn(
     process.execPath,
-    [CLI, 'sequencer', 'start', '--port', '0', '--api-key', API_KEY, ...args],
+    [...NODE_ARGS, CLI, 'sequencer', 'start', '--port', '0', '--api-key', API_KEY, ...args],
     {
       stdio: ['ignore', 'pipe', 'pipe'],
       env: { ...process.env, VES_SEQUENCER_SIGNING_KEY: Buffer.from(seed).toString('hex') },
@@ -139,23 +144,33 @@ async function stopCli(child: ChildProcess): Promise<void> {
   if (child.exitCode === null) child.kill('SIGKILL');
 }
 
-/** CPU seconds (user + system) of processes whose command line contains `needle` (Linux /proc). */
-function cpuSeconds(match: (pid: string, cmdline: string) => boolean): number {
+/** CPU seconds (user + system) of the processes `match` selects, by pid, cmdline, parent pid (Linux /proc). */
+function cpuSeconds(match: (pid: string, cmdline: string, ppid: string) => boolean): number {
   let ticks = 0;
   for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
     try {
       const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ');
-      if (!match(pid, cmdline)) continue;
       const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
       const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (!match(pid, cmdline, fields[1] ?? '')) continue;
       ticks += Number(fields[11]) + Number(fields[12]);
     } catch {}
   }
   return ticks / 100;
 }
 
+/** Our cluster only: its postmaster (started with `-D <dbDir>/data`) and that postmaster's children. */
+function clusterCpuSeconds(dbDir: string): number {
+  const postmasters = new Set<string>();
+  cpuSeconds((pid, cmd) => {
+    if (cmd.includes(dbDir)) postmasters.add(pid);
+    return false;
+  });
+  return cpuSeconds((pid, _cmd, ppid) => postmasters.has(pid) || postmasters.has(ppid));
+}
+
 const quantile = (sorted: number[], q: number) =>
-  sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] as number;
+  sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))] as number;
 const median = (xs: number[]) =>
   quantile(
     [...xs].sort((a, b) => a - b),
@@ -169,7 +184,23 @@ interface StoreFigures {
   eventsPerSecond: number;
   p50Ms: number;
   p99Ms: number;
-  rounds: { eventsPerSecond: number; p50Ms: number; p99Ms: number }[];
+  /** The slowest batch of each round (median over rounds), beside the p99. */
+  maxMs: number;
+  rounds: { eventsPerSecond: number; p50Ms: number; p99Ms: number; maxMs: number }[];
+  /**
+   * Open loop at the target rate: a batch every BATCH / TARGET_EVENTS_PER_S seconds whatever is
+   * still in flight, latency counted from the scheduled send (no coordinated omission). This is
+   * what "5,000 events/s with p99 < 100 ms" asks; the closed loop above measures the ceiling,
+   * where latency is queueing by construction (Little: CLIENTS x BATCH / throughput).
+   */
+  atTargetRate: {
+    offeredEventsPerSecond: number;
+    achievedEventsPerSecond: number;
+    p50Ms: number;
+    p99Ms: number;
+    maxMs: number;
+    rounds: { achievedEventsPerSecond: number; p50Ms: number; p99Ms: number; maxMs: number }[];
+  };
   errors: number;
 }
 
@@ -191,7 +222,7 @@ async function runAgainst(storeArgs: string[], dbDir?: string): Promise<StoreFig
     const r = await post(url, '/v1/agents/keys', JSON.stringify(reg), httpAgent);
     if (r.status !== 201) throw new Error(`key registration failed: ${r.status} ${r.text}`);
     const perRound = EVENTS_PER_ROUND / BATCH;
-    const bodies = presign(agent, WARMUP_BATCHES + perRound * ROUNDS);
+    const bodies = presign(agent, WARMUP_BATCHES + perRound * ROUNDS * 2);
     let errors = 0;
     let next = 0;
     const push = async (count: number, latencies: number[]) => {
@@ -216,10 +247,7 @@ async function runAgainst(storeArgs: string[], dbDir?: string): Promise<StoreFig
     const serverPid = String(child.pid);
     const cpu = () => ({
       sequencer: cpuSeconds((pid) => pid === serverPid),
-      database:
-        dbDir === undefined
-          ? 0
-          : cpuSeconds((_pid, cmd) => cmd.includes(dbDir) || cmd.startsWith('postgres: ')),
+      database: dbDir === undefined ? 0 : clusterCpuSeconds(dbDir),
       client: process.cpuUsage().user / 1e6 + process.cpuUsage().system / 1e6,
     });
     const cpuBefore = cpu();
@@ -234,11 +262,46 @@ async function runAgainst(storeArgs: string[], dbDir?: string): Promise<StoreFig
         eventsPerSecond: Math.round(EVENTS_PER_ROUND / seconds),
         p50Ms: round1(quantile(latencies, 0.5)),
         p99Ms: round1(quantile(latencies, 0.99)),
+        maxMs: round1(latencies[latencies.length - 1] as number),
       });
     }
     const cpuAfter = cpu();
     const per1000 = (k: 'sequencer' | 'database' | 'client') =>
       Math.round(((cpuAfter[k] - cpuBefore[k]) * 1e6) / (EVENTS_PER_ROUND * ROUNDS));
+
+    const openAgent = new Agent({ keepAlive: true, maxSockets: 64 });
+    const intervalMs = (1000 * BATCH) / TARGET_EVENTS_PER_S;
+    const paced: StoreFigures['atTargetRate']['rounds'] = [];
+    try {
+      for (let i = 0; i < ROUNDS; i++) {
+        const latencies: number[] = [];
+        const inFlight: Promise<void>[] = [];
+        const t0 = performance.now();
+        for (let b = 0; b < perRound; b++) {
+          const scheduled = t0 + b * intervalMs;
+          const wait = scheduled - performance.now();
+          if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+          const body = bodies[next++] as string;
+          inFlight.push(
+            post(url, '/v1/ves/events/ingest', body, openAgent).then((reply) => {
+              latencies.push(performance.now() - scheduled);
+              if (reply.status !== 200) errors += 1;
+            }),
+          );
+        }
+        await Promise.all(inFlight);
+        const seconds = (performance.now() - t0) / 1000;
+        latencies.sort((a, b) => a - b);
+        paced.push({
+          achievedEventsPerSecond: Math.round(EVENTS_PER_ROUND / seconds),
+          p50Ms: round1(quantile(latencies, 0.5)),
+          p99Ms: round1(quantile(latencies, 0.99)),
+          maxMs: round1(latencies[latencies.length - 1] as number),
+        });
+      }
+    } finally {
+      openAgent.destroy();
+    }
     return {
       cpuMsPer1000Events: {
         sequencer: per1000('sequencer'),
@@ -248,7 +311,16 @@ async function runAgainst(storeArgs: string[], dbDir?: string): Promise<StoreFig
       eventsPerSecond: median(rounds.map((x) => x.eventsPerSecond)),
       p50Ms: median(rounds.map((x) => x.p50Ms)),
       p99Ms: median(rounds.map((x) => x.p99Ms)),
+      maxMs: median(rounds.map((x) => x.maxMs)),
       rounds,
+      atTargetRate: {
+        offeredEventsPerSecond: TARGET_EVENTS_PER_S,
+        achievedEventsPerSecond: median(paced.map((x) => x.achievedEventsPerSecond)),
+        p50Ms: median(paced.map((x) => x.p50Ms)),
+        p99Ms: median(paced.map((x) => x.p99Ms)),
+        maxMs: median(paced.map((x) => x.maxMs)),
+        rounds: paced,
+      },
       errors,
     };
   } finally {
@@ -257,17 +329,42 @@ async function runAgainst(storeArgs: string[], dbDir?: string): Promise<StoreFig
   }
 }
 
+/** 30 WAL segments written (WAL-only messages, no table data) and recycled by a checkpoint. */
+async function warmWal(url: string): Promise<void> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    for (let i = 0; i < 30; i++)
+      await client.query(
+        "SELECT pg_logical_emit_message(false, 'bench-warm-up', repeat('x', $1))",
+        [16 * 1024 * 1024],
+      );
+    await client.query('CHECKPOINT');
+  } finally {
+    await client.end();
+  }
+}
+
 async function main(): Promise<void> {
   // BENCH_PG_UNSAFE=1 turns fsync off: a diagnostic to separate commit latency from CPU.
-  const pg = await startPrivatePostgres({ unsafeFast: process.env.BENCH_PG_UNSAFE === '1' });
+  // A production cluster runs warm: its WAL segments are recycled at checkpoints (min_wal_size
+  // keeps 1 GB of them). A fresh cluster instead creates and zero-fills a new 16 MB segment under
+  // the WAL write lock every ~6,000 events, a 50 ms to 1 s commit stall that no steady-state
+  // server sees. So: the same durable settings (fsync, synchronous_commit on), plus ~480 MB of WAL
+  // written and checkpointed before measuring. BENCH_PG_COLD=1 skips the warm-up.
+  const cluster = await startPrivatePostgres({
+    unsafeFast: process.env.BENCH_PG_UNSAFE === '1',
+    settings: { min_wal_size: '1GB', max_wal_size: '2GB' },
+  });
+  if (process.env.BENCH_PG_COLD !== '1') await warmWal(cluster.url);
   const dir = mkdtempSync(join(tmpdir(), 'm2m-seq-bench-'));
   let postgres: StoreFigures;
   let sqlite: StoreFigures;
   try {
-    postgres = await runAgainst(['--postgres', pg.url], pg.dir);
+    postgres = await runAgainst(['--postgres', cluster.url], cluster.dir);
     sqlite = await runAgainst(['--db', join(dir, 'bench.db')]);
   } finally {
-    await pg.stop();
+    await cluster.stop();
     rmSync(dir, { recursive: true, force: true });
   }
   const ok = (v: boolean) => (v ? 'ok' : 'MISSED');
@@ -276,29 +373,25 @@ async function main(): Promise<void> {
       'store',
       'events/s (median)',
       `target >= ${TARGET_EVENTS_PER_S}`,
-      'p50 ms',
-      'p99 ms',
-      `target < ${TARGET_P99_MS}`,
+      `p50/p99/max ms, ${CLIENTS} clients`,
+      `p50/p99/max ms at ${TARGET_EVENTS_PER_S} events/s`,
+      `target p99 < ${TARGET_P99_MS}`,
       'errors',
     ],
-    [
-      'PostgreSQL',
-      String(postgres.eventsPerSecond),
-      ok(postgres.eventsPerSecond >= TARGET_EVENTS_PER_S),
-      String(postgres.p50Ms),
-      String(postgres.p99Ms),
-      ok(postgres.p99Ms < TARGET_P99_MS),
-      String(postgres.errors),
-    ],
-    [
-      'SQLite',
-      String(sqlite.eventsPerSecond),
-      '(comparison)',
-      String(sqlite.p50Ms),
-      String(sqlite.p99Ms),
-      '',
-      String(sqlite.errors),
-    ],
+    ...(
+      [
+        ['PostgreSQL', postgres],
+        ['SQLite', sqlite],
+      ] as const
+    ).map(([name, f]) => [
+      name,
+      String(f.eventsPerSecond),
+      name === 'SQLite' ? '(comparison)' : ok(f.eventsPerSecond >= TARGET_EVENTS_PER_S),
+      `${f.p50Ms} / ${f.p99Ms} / ${f.maxMs}`,
+      `${f.atTargetRate.p50Ms} / ${f.atTargetRate.p99Ms} / ${f.atTargetRate.maxMs}`,
+      name === 'SQLite' ? '' : ok(f.atTargetRate.p99Ms < TARGET_P99_MS),
+      String(f.errors),
+    ]),
   ];
   const widths = rows[0]?.map((_, c) => Math.max(...rows.map((r) => (r[c] ?? '').length))) ?? [];
   for (const r of rows) console.log(r.map((cell, c) => cell.padEnd(widths[c] ?? 0)).join('  '));
@@ -323,10 +416,14 @@ async function main(): Promise<void> {
     targets: { eventsPerSecond: TARGET_EVENTS_PER_S, p99Ms: TARGET_P99_MS },
     postgres: { ...postgres, cpuBoundCeilingEventsPerSecond: ceiling(postgres) },
     sqlite: { ...sqlite, cpuBoundCeilingEventsPerSecond: ceiling(sqlite) },
+    postgresCluster: {
+      settings: 'defaults + min_wal_size=1GB, max_wal_size=2GB (fsync and synchronous_commit on)',
+      warmWal: process.env.BENCH_PG_COLD !== '1',
+    },
     loadAverage1m: loadavg()[0],
     met: {
       eventsPerSecond: postgres.eventsPerSecond >= TARGET_EVENTS_PER_S,
-      p99: postgres.p99Ms < TARGET_P99_MS,
+      p99AtTargetRate: postgres.atTargetRate.p99Ms < TARGET_P99_MS,
     },
   });
   console.log(`results: ${file}`);

@@ -18,12 +18,13 @@ import {
   payloadPlainHash,
   ZERO_HASH,
 } from '../ves/hash.js';
-import { vesLeafHash } from '../ves/merkle.js';
-import { receiptHash, type VesReceipt } from '../ves/receipt.js';
+import type { VesReceipt } from '../ves/receipt.js';
 import { fromOpenApiEnvelope } from '../ves/sign.js';
-import { OpenApiVesEventEnvelope, Uuid, VesEventEnvelope } from '../ves/types.js';
+import { OpenApiVesEventEnvelope, UUID_RE, Uuid, VesEventEnvelope } from '../ves/types.js';
+import { checkedEnvelope } from './envelope-check.js';
 import { ApiFailure } from './http.js';
 import type { SequencerMetrics } from './metrics.js';
+import { sealHashes } from './seal.js';
 import type { AgentKeyRecord, PendingEvent, SequencerStore, StoredEvent } from './store.js';
 import type { Ed25519Pool } from './verify-pool.js';
 
@@ -157,6 +158,36 @@ function zodIssues(error: z.ZodError): { path: string; message: string }[] {
   return error.issues.slice(0, 20).map((i) => ({ path: i.path.join('.'), message: i.message }));
 }
 
+/** The hot path: every event in the snake_case form and certainly valid (envelope-check.ts). */
+function checkedBatch(request: {
+  agentId: unknown;
+  events: unknown[];
+}): VesEventEnvelope[] | undefined {
+  if (typeof request.agentId !== 'string' || !UUID_RE.test(request.agentId)) return undefined;
+  const events: VesEventEnvelope[] = [];
+  for (const event of request.events) {
+    const checked = checkedEnvelope(event);
+    if (checked === undefined) return undefined;
+    events.push(checked);
+  }
+  return events;
+}
+
+/** The reference path: camelCase events mapped, then the zod schema with its errors. */
+function parseBatch(request: { agentId: unknown; events: unknown[] }): VesEventEnvelope[] {
+  const parsed = IngestRequest.safeParse(fromOpenApiForm(request));
+  if (!parsed.success) {
+    const issues = zodIssues(parsed.error);
+    const uuidIssue = parsed.error.issues.some((i) => i.message.includes('UUID'));
+    throw new ApiFailure(
+      'INVALID_FIELD_VALUE',
+      `invalid VES event batch: ${issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`,
+      { reason: uuidIssue ? 'malformed_uuid' : 'invalid_event', issues },
+    );
+  }
+  return parsed.data.events;
+}
+
 export async function ingestVesBatch(
   body: unknown,
   store: SequencerStore,
@@ -183,17 +214,7 @@ export async function ingestVesBatch(
       `batch of ${count} events exceeds max_events_per_batch (${limits.maxBatch})`,
       { reason: 'batch_too_large', limit: limits.maxBatch, count },
     );
-  const parsed = IngestRequest.safeParse(fromOpenApiForm(shape.data));
-  if (!parsed.success) {
-    const issues = zodIssues(parsed.error);
-    const uuidIssue = parsed.error.issues.some((i) => i.message.includes('UUID'));
-    throw new ApiFailure(
-      'INVALID_FIELD_VALUE',
-      `invalid VES event batch: ${issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`,
-      { reason: uuidIssue ? 'malformed_uuid' : 'invalid_event', issues },
-    );
-  }
-  const events = parsed.data.events;
+  const events = checkedBatch(shape.data) ?? parseBatch(shape.data);
   const tenantId = (events[0] as VesEventEnvelope).tenant_id.toLowerCase();
   const storeId = (events[0] as VesEventEnvelope).store_id.toLowerCase();
   for (const e of events) {
@@ -304,27 +325,15 @@ export async function ingestVesBatch(
     pending,
     sequencedAt,
     (e, seq) => {
-      const esh = hexToBytes(e.eventSigningHash, 32);
-      const rh = receiptHash({
+      const sealed = sealHashes(
         tenantId,
         storeId,
-        eventId: e.eventId,
-        sequenceNumber: seq,
-        eventSigningHash: esh,
-      });
-      return {
-        leafHash: bytesToHex(
-          vesLeafHash({
-            tenantId,
-            storeId,
-            sequenceNumber: seq,
-            eventSigningHash: esh,
-            agentSignature: hexToBytes(e.agentSignature, 64),
-          }),
-        ),
-        receiptHash: bytesToHex(rh),
-        sequencerSignature: bytesToHex(identity.sign(rh)),
-      };
+        e.eventId,
+        seq,
+        e.eventSigningHash,
+        e.agentSignature,
+      );
+      return { leafHash: sealed.leafHash, receiptHash: sealed.receiptHash };
     },
   );
 

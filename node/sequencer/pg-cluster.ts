@@ -24,6 +24,8 @@ export interface PrivatePostgresOptions {
   /** Turn fsync off (tests only: faster, not crash-safe). Default false. */
   unsafeFast?: boolean;
   maxConnections?: number;
+  /** More server settings (`name` -> `value`, passed as `-c name=value`). */
+  settings?: Record<string, string>;
 }
 
 export function findPostgresBinDir(): string | undefined {
@@ -99,6 +101,10 @@ export async function startPrivatePostgres(
     '-c',
     `max_connections=${options.maxConnections ?? 100}`,
     ...(options.unsafeFast ? ['-c', 'fsync=off', '-c', 'full_page_writes=off'] : []),
+    ...Object.entries(options.settings ?? {}).flatMap(([name, value]) => [
+      '-c',
+      `${name}=${value}`,
+    ]),
   ];
   const [pgBin, pgArgs] = command(join(bindir, 'postgres'), [
     '-D',

@@ -139,14 +139,30 @@ export function buildStored(
   sequencedAt: string,
   seal: (event: PendingEvent, sequenceNumber: number) => SealedFields,
 ): (event: PendingEvent, sequenceNumber: number) => StoredEvent {
-  return (event, sequenceNumber) => ({
-    ...event,
-    ...seal(event, sequenceNumber),
-    tenantId,
-    storeId,
-    sequenceNumber,
-    sequencedAt,
-  });
+  // An explicit literal: two object spreads per event were a visible share of the ingest CPU.
+  return (event, sequenceNumber) => {
+    const sealed = seal(event, sequenceNumber);
+    return {
+      eventId: event.eventId,
+      commandId: event.commandId,
+      sourceAgentId: event.sourceAgentId,
+      agentKeyId: event.agentKeyId,
+      entityType: event.entityType,
+      entityId: event.entityId,
+      eventType: event.eventType,
+      createdAt: event.createdAt,
+      payloadKind: event.payloadKind,
+      envelopeJson: event.envelopeJson,
+      eventSigningHash: event.eventSigningHash,
+      agentSignature: event.agentSignature,
+      leafHash: sealed.leafHash,
+      receiptHash: sealed.receiptHash,
+      tenantId,
+      storeId,
+      sequenceNumber,
+      sequencedAt,
+    };
+  };
 }
 
 const EVENT_COLUMNS =

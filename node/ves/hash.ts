@@ -1,4 +1,4 @@
-import { sha256 } from '@noble/hashes/sha2.js';
+import * as nodeCrypto from 'node:crypto';
 import canonicalizeModule from 'canonicalize';
 import { M2mError } from '../../zkvm/errors.js';
 import type { EncryptedRecipient, PayloadEncrypted, VesEventEnvelope } from './types.js';
@@ -10,6 +10,20 @@ import type { EncryptedRecipient, PayloadEncrypted, VesEventEnvelope } from './t
 
 const canonicalize = canonicalizeModule as unknown as (value: unknown) => string | undefined;
 const utf8 = new TextEncoder();
+
+/**
+ * SHA-256 through node:crypto (OpenSSL): the same digest as @noble/hashes, ~3x cheaper on the
+ * short preimages hashed per event. A fresh plain Uint8Array (not a Buffer), as callers expect.
+ */
+function sha256(data: Uint8Array | string): Uint8Array {
+  return new Uint8Array(sha256Native(data));
+}
+
+/** node:crypto's one-shot `hash` (Node >= 20.12) skips the Hash object; createHash otherwise. */
+export const sha256Native: (data: Uint8Array | string) => Buffer =
+  typeof nodeCrypto.hash === 'function'
+    ? (data) => nodeCrypto.hash('sha256', data, 'buffer')
+    : (data) => nodeCrypto.createHash('sha256').update(data).digest();
 
 export const DOMAIN_EVENTSIG = utf8.encode('VES_EVENTSIG_V1');
 export const DOMAIN_PAYLOAD_PLAIN = utf8.encode('VES_PAYLOAD_PLAIN_V1');
@@ -144,12 +158,11 @@ export function canonicalJson(value: unknown): string {
  * (VES-SIG-1 §6.1); encrypted events use the 16-byte salt of their plaintext (VES-ENC-1 §7.1).
  */
 export function payloadPlainHash(payload: unknown, salt?: Uint8Array): Uint8Array {
-  const json = utf8.encode(canonicalJson(payload));
-  return sha256(
-    salt === undefined
-      ? concatBytes(DOMAIN_PAYLOAD_PLAIN, json)
-      : concatBytes(DOMAIN_PAYLOAD_PLAIN, salt, json),
-  );
+  const json = canonicalJson(payload);
+  // The domain is ASCII, so prefixing the string is the same bytes as concatenating.
+  if (salt === undefined) return sha256(`VES_PAYLOAD_PLAIN_V1${json}`);
+  const h = nodeCrypto.createHash('sha256').update(DOMAIN_PAYLOAD_PLAIN).update(salt);
+  return new Uint8Array(h.update(json, 'utf8').digest());
 }
 
 /** The signed context of an event, as used by the AAD and the signing hash. */
@@ -167,18 +180,80 @@ export interface VesEventContext {
 }
 
 function contextBytes(ctx: VesEventContext): Uint8Array {
-  return concatBytes(
-    u32be(ctx.ves_version ?? VES_VERSION),
-    uuidBytes(ctx.tenant_id),
-    uuidBytes(ctx.store_id),
-    uuidBytes(ctx.event_id),
-    uuidBytes(ctx.source_agent_id),
-    u32be(ctx.agent_key_id),
-    encStr(ctx.entity_type),
-    encStr(ctx.entity_id),
-    encStr(ctx.event_type),
-    encStr(ctx.created_at),
+  const out = new Uint8Array(contextLength(ctx));
+  writeContext(out, 0, ctx);
+  return out;
+}
+
+const utf8Length = (s: string): number => Buffer.byteLength(s, 'utf8');
+
+/** Byte length of `contextBytes(ctx)`; validates nothing (writeContext does). */
+function contextLength(ctx: VesEventContext): number {
+  return (
+    4 +
+    16 * 4 +
+    4 +
+    16 +
+    utf8Length(ctx.entity_type) +
+    utf8Length(ctx.entity_id) +
+    utf8Length(ctx.event_type) +
+    utf8Length(ctx.created_at)
   );
+}
+
+/**
+ * Writes the context fields into `out` at `offset` in one pass (no intermediate arrays), with
+ * the checks and errors of u32be / uuidBytes / encStr; returns the offset after them.
+ */
+function writeContext(out: Uint8Array, offset: number, ctx: VesEventContext): number {
+  const view = Buffer.from(out.buffer, out.byteOffset, out.byteLength);
+  let at = writeU32(view, offset, ctx.ves_version ?? VES_VERSION);
+  at = writeUuid(view, at, ctx.tenant_id);
+  at = writeUuid(view, at, ctx.store_id);
+  at = writeUuid(view, at, ctx.event_id);
+  at = writeUuid(view, at, ctx.source_agent_id);
+  at = writeU32(view, at, ctx.agent_key_id);
+  at = writeStr(view, at, ctx.entity_type);
+  at = writeStr(view, at, ctx.entity_id);
+  at = writeStr(view, at, ctx.event_type);
+  return writeStr(view, at, ctx.created_at);
+}
+
+function writeU32(view: Buffer, at: number, n: number): number {
+  if (!Number.isInteger(n) || n < 0 || n > 0xffff_ffff)
+    throw badInput(`u32 out of range: ${n} (expected an integer 0..4294967295)`);
+  view.writeUInt32BE(n, at);
+  return at + 4;
+}
+
+function writeUuid(view: Buffer, at: number, uuid: string): number {
+  writeUuidBytes(view, at, uuid);
+  return at + 16;
+}
+
+const HEX_DIGIT = new Int8Array(128).fill(-1);
+for (let i = 0; i < 16; i++) {
+  HEX_DIGIT['0123456789abcdef'.charCodeAt(i)] = i;
+  HEX_DIGIT['0123456789ABCDEF'.charCodeAt(i)] = i;
+}
+/** Where each byte's two hex digits start in `xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx`. */
+const UUID_PAIRS = [0, 2, 4, 6, 9, 11, 14, 16, 19, 21, 24, 26, 28, 30, 32, 34];
+
+/** `uuidBytes(uuid)` written into `out` at `offset` (same check, same error), no allocation. */
+export function writeUuidBytes(out: Uint8Array, offset: number, uuid: string): void {
+  if (!UUID_RE.test(uuid.toLowerCase())) throw badInput(`not a UUID: "${uuid}"`);
+  for (let k = 0; k < 16; k++) {
+    const p = UUID_PAIRS[k] as number;
+    out[offset + k] =
+      ((HEX_DIGIT[uuid.charCodeAt(p)] as number) << 4) |
+      (HEX_DIGIT[uuid.charCodeAt(p + 1)] as number);
+  }
+}
+
+function writeStr(view: Buffer, at: number, s: string): number {
+  const written = view.write(s, at + 4, 'utf8');
+  view.writeUInt32BE(written, at);
+  return at + 4 + written;
 }
 
 /** VES-ENC-1 §7.3: binds a ciphertext to its event. */
@@ -272,11 +347,12 @@ export function eventSigningHash(envelope: EventSigningParams | VesEventEnvelope
 }
 
 export function eventSigningPreimage(p: EventSigningParams | VesEventEnvelope): Uint8Array {
-  return concatBytes(
-    DOMAIN_EVENTSIG,
-    contextBytes(p),
-    u32be(p.payload_kind),
-    hash32(p.payload_plain_hash),
-    hash32(p.payload_cipher_hash),
-  );
+  const start = DOMAIN_EVENTSIG.length;
+  const out = new Uint8Array(start + contextLength(p) + 4 + 64);
+  out.set(DOMAIN_EVENTSIG, 0);
+  const at = writeContext(out, start, p);
+  writeU32(Buffer.from(out.buffer, out.byteOffset, out.byteLength), at, p.payload_kind);
+  out.set(hash32(p.payload_plain_hash), at + 4);
+  out.set(hash32(p.payload_cipher_hash), at + 36);
+  return out;
 }

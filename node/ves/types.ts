@@ -11,9 +11,14 @@ import { z } from 'zod';
  * `OpenApiVesEventEnvelope` with a converter (`fromOpenApiEnvelope` in sign.ts).
  */
 
-const UUID_RE = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
+/** The patterns behind the schemas below (exported for hand-written fast paths that must agree). */
+export const UUID_RE =
+  /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
 /** RFC 3339 date-time with a time zone (Z or ±hh:mm). */
-const RFC3339_RE = /^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$/;
+export const RFC3339_RE = /^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$/;
+export const HEX32_RE = /^(0x)?[0-9a-fA-F]{64}$/;
+export const HEX64_RE = /^(0x)?[0-9a-fA-F]{128}$/;
+export const ZERO_HASH_RE = /^(0x)?0{64}$/;
 
 export const Uuid = z.string().regex(UUID_RE, 'expected a UUID (8-4-4-4-12 hex digits)');
 export const Rfc3339 = z
@@ -21,9 +26,9 @@ export const Rfc3339 = z
   .regex(RFC3339_RE, 'expected an RFC 3339 timestamp such as 2025-01-01T00:00:00Z')
   .refine((s) => !Number.isNaN(Date.parse(s)), 'expected a real calendar date and time');
 /** 32 bytes as hex, with or without the spec's `0x` prefix. */
-export const Hex32 = z.string().regex(/^(0x)?[0-9a-fA-F]{64}$/, 'expected 32 bytes as hex');
+export const Hex32 = z.string().regex(HEX32_RE, 'expected 32 bytes as hex');
 /** 64 bytes as hex, with or without the spec's `0x` prefix. */
-export const Hex64 = z.string().regex(/^(0x)?[0-9a-fA-F]{128}$/, 'expected 64 bytes as hex');
+export const Hex64 = z.string().regex(HEX64_RE, 'expected 64 bytes as hex');
 const U32 = z.number().int().min(0).max(0xffff_ffff);
 const SeqNo = z.number().int().min(0);
 const B64u = z.string().regex(/^[A-Za-z0-9_-]*$/, 'expected base64url without padding');
@@ -90,8 +95,6 @@ export type PayloadEncrypted = z.infer<typeof PayloadEncrypted>;
 // ---------------------------------------------------------------------------------------------
 // The signed event (VES-SIG-1 §10.2, VES-ENC-1 §9.2)
 // ---------------------------------------------------------------------------------------------
-
-const ZERO_HASH_RE = /^(0x)?0{64}$/;
 
 export const VesEventEnvelope = z
   .object({
