@@ -1,7 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { SettlementNode } from '../../node/settlement/node.js';
-import { findNativeProver } from '../../zkvm/prover/native-process.js';
 import {
   escrowBalances,
   type NodePair,
@@ -21,8 +20,6 @@ class Crash extends Error {}
 
 let job: ProvenJob;
 beforeAll(async () => {
-  if (findNativeProver() === undefined)
-    throw new Error('m2m-prover is not built: run `npm run build:prover`');
   job = await proveSensorSummary();
 }, 120_000);
 
@@ -61,6 +58,19 @@ const payRequest = (id: string, deadlineMs = 30_000) => ({
 const count = (node: SettlementNode, id: string, type: string) =>
   node.journal.eventsSince(0).filter((e) => e.paymentId === id && e.type === type).length;
 
+/** Pays, waits until the provider holds the PREPARE, and delivers a proof the escrow crashes on. */
+async function payAndCrashOnDelivery(
+  p: NodePair,
+  envelope: Buffer,
+  deadlineMs?: number,
+): Promise<string> {
+  const id = randomBytes(8).toString('hex');
+  await p.escrow.escrow.pay(payRequest(id, deadlineMs));
+  await waitUntil(() => p.provider.provider.get(id)?.state === 'held');
+  await expect(p.provider.provider.deliverProof(id, { envelope })).rejects.toThrow();
+  return id;
+}
+
 async function totals(p: NodePair) {
   const b = await escrowBalances(p.escrow, 'alice', 'prov');
   expect(b.buyer.posted + b.revenue.posted + b.stake.posted + b.fees.posted).toBe(2_000n);
@@ -91,12 +101,7 @@ describe('crash between steps, then restart on the same files', () => {
 
   it('crash after the release is journaled: the provider retries and is paid once', async () => {
     const p = await setup('release:recorded');
-    const id = randomBytes(8).toString('hex');
-    await p.escrow.escrow.pay(payRequest(id));
-    await waitUntil(() => p.provider.provider.get(id)?.state === 'held');
-    await expect(
-      p.provider.provider.deliverProof(id, { envelope: job.envelope }),
-    ).rejects.toThrow();
+    const id = await payAndCrashOnDelivery(p, job.envelope);
     await p.restartEscrow();
     expect(await p.provider.provider.deliverProof(id, { envelope: job.envelope })).toEqual({
       status: 'fulfilled',
@@ -107,12 +112,7 @@ describe('crash between steps, then restart on the same files', () => {
 
   it('crash after the FULFILL is journaled, before the ledger post: posted on restart, once', async () => {
     const p = await setup('fulfil:recorded');
-    const id = randomBytes(8).toString('hex');
-    await p.escrow.escrow.pay(payRequest(id));
-    await waitUntil(() => p.provider.provider.get(id)?.state === 'held');
-    await expect(
-      p.provider.provider.deliverProof(id, { envelope: job.envelope }),
-    ).rejects.toThrow();
+    const id = await payAndCrashOnDelivery(p, job.envelope);
     expect(p.escrow.escrow.get(id)?.state).toBe('fulfilling');
     expect((await escrowBalances(p.escrow, 'alice', 'prov')).revenue.posted).toBe(0n);
     const escrow = await p.restartEscrow();
@@ -127,12 +127,7 @@ describe('crash between steps, then restart on the same files', () => {
 
   it('crash after a failed proof is journaled: voided and slashed on restart, once', async () => {
     const p = await setup('reject:recorded');
-    const id = randomBytes(8).toString('hex');
-    await p.escrow.escrow.pay(payRequest(id));
-    await waitUntil(() => p.provider.provider.get(id)?.state === 'held');
-    await expect(
-      p.provider.provider.deliverProof(id, { envelope: tamperedEnvelope(job.envelope) }),
-    ).rejects.toThrow();
+    const id = await payAndCrashOnDelivery(p, tamperedEnvelope(job.envelope));
     expect(p.escrow.escrow.get(id)?.state).toBe('rejecting');
     const escrow = await p.restartEscrow();
     await waitUntil(() => escrow.escrow.get(id)?.state === 'rejected');
@@ -175,12 +170,7 @@ describe('crash between steps, then restart on the same files', () => {
     const p = pair;
     await p.escrow.deposit({ role: 'buyer', owner: 'alice', amount: 1_000n });
     await p.escrow.deposit({ role: 'stake', owner: 'prov', amount: 1_000n });
-    const id = randomBytes(8).toString('hex');
-    await p.escrow.escrow.pay(payRequest(id, 10_000));
-    await waitUntil(() => p.provider.provider.get(id)?.state === 'held');
-    await expect(
-      p.provider.provider.deliverProof(id, { envelope: job.envelope }),
-    ).rejects.toThrow();
+    const id = await payAndCrashOnDelivery(p, job.envelope, 10_000);
     expect(p.escrow.escrow.get(id)?.state).toBe('fulfilling');
     // Ten minutes pass: the PREPARE (10 s + margin) and the ledger timeout (+30 s) are long gone.
     clock += 600_000;

@@ -4,10 +4,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
-import { findNativeProver } from '../../zkvm/prover/native-process.js';
 import { BIN, m2m, ProviderProcess } from '../dvm-market/processes.js';
 import { startTestRelay } from '../support/relay.js';
-import { ESCROW_ADMIN_TOKEN, marketSettlement } from '../support/settlement.js';
+import {
+  ESCROW_ADMIN_TOKEN,
+  marketSettlement,
+  requireNativeProver,
+} from '../support/settlement.js';
 
 /**
  * A paid job as users run it, every role its own process: `m2m settlement start` (the customer's
@@ -50,8 +53,7 @@ function startEscrow(config: string): Promise<{ child: ChildProcess; url: string
 }
 
 beforeAll(async () => {
-  if (findNativeProver() === undefined)
-    throw new Error('m2m-prover is not built: run `npm run build:prover`');
+  requireNativeProver();
   const relay = await startTestRelay();
   cleanup.push(() => relay.close());
   relayUrl = relay.url;

@@ -13,12 +13,12 @@ import { type Provider, startProvider } from '../../node/provider/provider.js';
 import { paymentStatus } from '../../node/settlement/admin-client.js';
 import { SettlementNode } from '../../node/settlement/node.js';
 import { Outbox } from '../../node/ves/outbox.js';
-import { findNativeProver } from '../../zkvm/prover/native-process.js';
 import { startTestRelay } from '../support/relay.js';
 import {
   ESCROW_ADMIN_TOKEN,
   escrowBalances,
   marketSettlement,
+  requireNativeProver,
   testSyncDir,
   waitUntil,
 } from '../support/settlement.js';
@@ -45,8 +45,7 @@ let providerOutbox: string;
 const customerKey = generateSecretKey();
 
 beforeAll(async () => {
-  if (findNativeProver() === undefined)
-    throw new Error('m2m-prover is not built: run `npm run build:prover`');
+  requireNativeProver();
   const relay = await startTestRelay();
   cleanup.push(() => relay.close());
   relayUrl = relay.url;

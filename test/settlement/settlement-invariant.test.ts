@@ -1,6 +1,5 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { findNativeProver } from '../../zkvm/prover/native-process.js';
 import {
   escrowBalances,
   type ProvenJob,
@@ -21,8 +20,6 @@ class Crash extends Error {}
 let job: ProvenJob;
 let invalid: Buffer;
 beforeAll(async () => {
-  if (findNativeProver() === undefined)
-    throw new Error('m2m-prover is not built: run `npm run build:prover`');
   job = await proveSensorSummary();
   invalid = tamperedEnvelope(job.envelope);
 }, 120_000);

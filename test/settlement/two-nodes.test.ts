@@ -4,7 +4,6 @@ import { IlpHttpClient } from '../../node/ilp/http.js';
 import { deserializeReply, sha256 } from '../../node/ilp/packets.js';
 import { transferId } from '../../node/settlement/accounts.js';
 import type { SettlementEvent } from '../../node/settlement/events.js';
-import { findNativeProver } from '../../zkvm/prover/native-process.js';
 import {
   escrowBalances,
   type NodePair,
@@ -21,8 +20,6 @@ import {
  */
 let job: ProvenJob;
 beforeAll(async () => {
-  if (findNativeProver() === undefined)
-    throw new Error('m2m-prover is not built: run `npm run build:prover`');
   job = await proveSensorSummary();
 }, 120_000);
 

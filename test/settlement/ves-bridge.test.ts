@@ -7,7 +7,6 @@ import { bridgeSettlementToVes } from '../../node/settlement/ves-bridge.js';
 import { Outbox } from '../../node/ves/outbox.js';
 import { type MarketRecorder, openMarketRecorder } from '../../node/ves/recorder.js';
 import { verifyVesEvent } from '../../node/ves/sign.js';
-import { findNativeProver } from '../../zkvm/prover/native-process.js';
 import {
   type NodePair,
   type ProvenJob,
@@ -28,8 +27,6 @@ let publicKey: Uint8Array;
 let recorder: MarketRecorder;
 
 beforeAll(async () => {
-  if (findNativeProver() === undefined)
-    throw new Error('m2m-prover is not built: run `npm run build:prover`');
   job = await proveSensorSummary();
   dir = mkdtempSync(join(tmpdir(), 'm2m-ves-bridge-'));
   publicKey = testSyncDir(dir).publicKey;

@@ -11,6 +11,7 @@ import { assertValidPlan } from '../../zkvm/plan/validate.js';
 import { planDataRootPoseidon } from '../../zkvm/plan-proof/commitments.js';
 import { provePlan } from '../../zkvm/plan-proof/prove.js';
 import { createEnvelope, decodeEnvelope, encodeEnvelope } from '../../zkvm/proof/envelope.js';
+import { findNativeProver } from '../../zkvm/prover/native-process.js';
 
 export interface ProvenJob {
   envelope: Buffer;
@@ -18,8 +19,15 @@ export interface ProvenJob {
   output: unknown[];
 }
 
+/** Fails the suite (never skips it) when the native prover is not built. */
+export function requireNativeProver(): void {
+  if (findNativeProver() === undefined)
+    throw new Error('m2m-prover is not built: run `npm run build:prover`');
+}
+
 /** Proves plans/sensor-summary.yaml for real (a few seconds) and returns what settlement needs. */
 export async function proveSensorSummary(): Promise<ProvenJob> {
+  requireNativeProver();
   const validated = assertValidPlan(readFileSync('plans/sensor-summary.yaml', 'utf8'), {
     file: 'sensor-summary',
   });
