@@ -14,6 +14,7 @@
 pub mod data;
 pub mod fixed;
 pub mod plan;
+pub mod transcript;
 
 pub use data::{digest_from_hex, digest_hex, hash_felts, hash_u64s};
 pub use plan::{PlanError, PlanRun, ProveOutput, RunOutput};
@@ -195,8 +196,6 @@ pub struct TracedProof {
 /// Proves an execution trace with BLAKE3 commitments: the steps `miden_prover::prove_sync`
 /// takes after execution, keeping the trace length that function hides.
 pub fn prove_trace(trace: miden_vm::trace::ExecutionTrace) -> Result<TracedProof, ExecutionError> {
-    use miden_prover::config;
-
     let summary = trace.trace_len_summary();
     let (cycles, trace_length) = (summary.main_trace_len(), summary.padded_trace_len());
     let stack_outputs = *trace.stack_outputs();
@@ -205,7 +204,8 @@ pub fn prove_trace(trace: miden_vm::trace::ExecutionTrace) -> Result<TracedProof
     let matrix = trace.to_row_major_matrix();
     drop(trace);
     let var_len_public_inputs: &[&[Felt]] = &[&kernel_felts];
-    let stark_config = config::blake3_256_config(config::pcs_params());
+    // Same transcript as config::blake3_256_config, faster proof-of-work search (transcript.rs).
+    let stark_config = transcript::blake3_prover_config();
     let bytes = miden_prover::prove_stark(
         &stark_config,
         &matrix,
