@@ -134,11 +134,13 @@ pub struct ProveOutput {
 pub fn assemble(masm: &str) -> Result<Program, PlanError> {
     let assembler =
         assembler().map_err(|e| PlanError::new(codes::ASSEMBLY_FAILED, e.to_string()))?;
-    assembler.assemble_program(masm).map_err(|report| {
+    let program = assembler.assemble_program(masm).map_err(|report| {
         let text = miden_vm::diagnostics::reporting::PrintDiagnostic::new_without_color(report)
             .to_string();
         PlanError::new(codes::ASSEMBLY_FAILED, text.trim_end().to_owned())
-    })
+    })?;
+    crate::with_runtime_error_messages(program)
+        .map_err(|e| PlanError::new(codes::ASSEMBLY_FAILED, e.to_string()))
 }
 
 /// MAST root of a plan program.

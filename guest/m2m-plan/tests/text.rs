@@ -98,6 +98,7 @@ impl Runner {
             .clone()
             .assemble_program(source.as_str())
             .unwrap_or_else(|e| panic!("{e:?}\n{source}"));
+        let program = m2m_plan::with_runtime_error_messages(program).unwrap();
         TestProgram { program, outputs }
     }
 
