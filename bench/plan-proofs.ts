@@ -80,6 +80,7 @@ export async function benchPlanProofs() {
       proofBytes: envelope.proof.length,
       vmCycles: p.vmCycles,
       traceLength: p.traceLength,
+      traceRows: p.traceRows,
       peakMemoryBytes: envelope.metadata.memoryUsed,
       securityBits: envelope.metadata.securityBits,
       referenceCycles: p.execution.cyclesUsed,

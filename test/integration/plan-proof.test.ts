@@ -61,6 +61,12 @@ describe('plan programs compute exactly what the reference executor computes', (
       prepared.witness.advice,
     );
     const vmOutput = run.stackOutputs.slice(0, 4).map(BigInt);
+    // The padded length is the next power of two of the longest trace part.
+    const { main, range, hash, bitwise, memory } = run.traceRows;
+    expect(main).toBe(run.cycles);
+    const longest = Math.max(main, range, hash + bitwise + memory + 1);
+    expect(run.traceLength).toBeGreaterThanOrEqual(longest);
+    expect(run.traceLength).toBeLessThan(2 * longest);
     expect(`poseidon2:${digestToHex(vmOutput)}`).toBe(
       planOutputHashPoseidon(validated.plan, validated.planHash, prepared.execution.output),
     );

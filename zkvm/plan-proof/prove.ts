@@ -31,9 +31,19 @@ export interface PlanProof {
   statement: PlanStatement;
   /** The reference executor's run of the same plan and data (output, cycles, memory). */
   execution: ExecutionResult;
-  /** VM figures: main trace cycles and padded trace length. */
+  /** VM figures: main trace cycles, padded trace length, rows of each trace part. */
   vmCycles: number;
   traceLength: number;
+  traceRows: TraceRows;
+}
+
+/** Unpadded rows of each trace part: the longest sets the padded trace length. */
+export interface TraceRows {
+  main: number;
+  range: number;
+  hash: number;
+  bitwise: number;
+  memory: number;
 }
 
 export interface PlanProveResponse {
@@ -42,6 +52,7 @@ export interface PlanProveResponse {
   proof: string;
   cycles: number;
   traceLength: number;
+  traceRows: TraceRows;
   peakMemoryBytes?: number;
   provingTimeMs: number;
   securityBits: number;
@@ -128,6 +139,7 @@ export async function provePlan(
     execution,
     vmCycles: response.cycles,
     traceLength: response.traceLength,
+    traceRows: response.traceRows,
   };
 }
 
@@ -144,6 +156,7 @@ export interface PlanRunResponse {
   stackOutputs: string[];
   cycles: number;
   traceLength: number;
+  traceRows: TraceRows;
 }
 
 /** Executes a compiled plan program without proving (cycle counts, hint checks in tests). */

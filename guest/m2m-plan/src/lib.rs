@@ -17,7 +17,7 @@ pub mod plan;
 pub mod transcript;
 
 pub use data::{digest_from_hex, digest_hex, hash_felts, hash_u64s};
-pub use plan::{PlanError, PlanRun, ProveOutput, RunOutput};
+pub use plan::{PlanError, PlanRun, ProveOutput, RunOutput, TraceRows};
 
 use std::sync::{Arc, OnceLock};
 

@@ -109,8 +109,39 @@ pub struct RunOutput {
     pub cycles: usize,
     /// Padded trace length (power of two, chiplets included): what proving costs.
     pub trace_length: usize,
+    /// Unpadded rows of each trace part; the longest one sets `trace_length`.
+    pub rows: TraceRows,
     /// MAST root of the program.
     pub program_hash: Word,
+}
+
+/// Unpadded row counts of the trace parts (the padded length is the next power of two of the
+/// largest). Tells whether a program is bound by its cycles or by a chiplet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TraceRows {
+    /// Main trace (VM cycles).
+    pub main: usize,
+    /// Range-checker table.
+    pub range: usize,
+    /// Hash chiplet (basic blocks entered, control flow, hashing instructions).
+    pub hash: usize,
+    /// Bitwise chiplet (`u32and`, `u32xor`, ...).
+    pub bitwise: usize,
+    /// Memory chiplet (one row per memory access).
+    pub memory: usize,
+}
+
+impl TraceRows {
+    fn of(summary: &miden_vm::trace::TraceLenSummary) -> Self {
+        let chiplets = summary.chiplets_trace_len();
+        Self {
+            main: summary.main_trace_len(),
+            range: summary.range_trace_len(),
+            hash: chiplets.hash_chiplet_len(),
+            bitwise: chiplets.bitwise_chiplet_len(),
+            memory: chiplets.memory_chiplet_len(),
+        }
+    }
 }
 
 /// Result of [`prove`].
@@ -126,6 +157,8 @@ pub struct ProveOutput {
     pub cycles: usize,
     /// Padded trace length.
     pub trace_length: usize,
+    /// Unpadded rows of each trace part.
+    pub rows: TraceRows,
     /// Wall time of execution, trace building and proving, milliseconds.
     pub proving_time_ms: f64,
 }
@@ -308,6 +341,7 @@ pub fn run(req: &PlanRun) -> Result<RunOutput, PlanError> {
         stack_outputs: canonical(trace.stack_outputs().iter().copied()),
         cycles: summary.main_trace_len(),
         trace_length: summary.padded_trace_len(),
+        rows: TraceRows::of(summary),
         program_hash,
     })
 }
@@ -329,6 +363,7 @@ pub fn prove(req: &PlanRun) -> Result<ProveOutput, PlanError> {
              which plan proofs do not accept",
         ));
     }
+    let rows = TraceRows::of(trace.trace_len_summary());
     let proved = crate::prove_trace(trace).map_err(|e| execution_error(&e))?;
     Ok(ProveOutput {
         stack_outputs: canonical(proved.stack_outputs.iter().copied()),
@@ -336,6 +371,7 @@ pub fn prove(req: &PlanRun) -> Result<ProveOutput, PlanError> {
         program_hash,
         cycles: proved.cycles,
         trace_length: proved.trace_length,
+        rows,
         proving_time_ms: start.elapsed().as_secs_f64() * 1000.0,
     })
 }
@@ -392,6 +428,51 @@ pub fn verify(
             format!("the STARK proof does not verify against this statement: {e}"),
         )
     })
+}
+
+/// Cycles spent between `trace.N` markers, for finding where a plan program's cycles go.
+///
+/// Marker ids come in pairs: an even id `2k` opens region `k`, the odd id `2k + 1` closes it.
+/// A close pairs with the latest open of the same region; each region gets its inclusive
+/// cycles and the number of times it was entered.
+/// Markers are decorators: they add no cycles, but they change the MAST root, so profile a
+/// marked copy of a program.
+pub fn profile(req: &PlanRun) -> Result<std::collections::BTreeMap<u32, (u64, u64)>, PlanError> {
+    use miden_processor::{DebugHandler, ProcessorState, TraceError};
+
+    #[derive(Default)]
+    struct Regions {
+        open: Vec<(u32, u64)>,
+        totals: std::collections::BTreeMap<u32, (u64, u64)>,
+    }
+    impl DebugHandler for Regions {
+        fn on_trace(&mut self, process: &ProcessorState, id: u32) -> Result<(), TraceError> {
+            let clock = u64::from(u32::from(process.clock()));
+            if id.is_multiple_of(2) {
+                self.open.push((id / 2, clock));
+            } else if let Some(at) = self.open.iter().rposition(|(region, _)| *region == id / 2) {
+                let (region, start) = self.open.remove(at);
+                let entry = self.totals.entry(region).or_default();
+                entry.0 += clock - start;
+                entry.1 += 1;
+            }
+            Ok(())
+        }
+    }
+
+    let options = options(req.max_cycles)?.with_tracing(true);
+    let processor = FastProcessor::new_with_options(
+        stack_inputs(&req.stack_inputs)?,
+        advice_inputs(&req.advice_map)?,
+        options,
+    )
+    .map_err(|e| invalid(format!("advice inputs: {e}")))?;
+    let mut host = host().with_debug_handler(Regions::default());
+    let program = assemble(&req.masm)?;
+    processor
+        .execute_sync(&program, &mut host)
+        .map_err(|e| execution_error(&e))?;
+    Ok(host.debug_handler().totals.clone())
 }
 
 #[cfg(test)]

@@ -255,6 +255,7 @@ pub(crate) fn handle_run(req: &RunRequest) -> Result<Value> {
         "stackOutputs": decimal_strings(&out.stack_outputs),
         "cycles": out.cycles,
         "traceLength": out.trace_length,
+        "traceRows": trace_rows(&out.rows),
         "runTimeMs": (start.elapsed().as_secs_f64() * 1e6).round() / 1000.0,
     }))
 }
@@ -274,10 +275,21 @@ pub(crate) fn handle_prove(req: &RunRequest) -> Result<Value> {
         "proofSizeBytes": out.proof.len(),
         "cycles": out.cycles,
         "traceLength": out.trace_length,
+        "traceRows": trace_rows(&out.rows),
         "provingTimeMs": (out.proving_time_ms * 1000.0).round() / 1000.0,
         "securityBits": params::ENGINE_REPORTED_BITS,
         "conjecturedSecurityBits": conjectured_bits(),
     }))
+}
+
+fn trace_rows(rows: &m2m_plan::TraceRows) -> Value {
+    json!({
+        "main": rows.main,
+        "range": rows.range,
+        "hash": rows.hash,
+        "bitwise": rows.bitwise,
+        "memory": rows.memory,
+    })
 }
 
 fn parse_program_hash(text: &str) -> Result<Word> {
