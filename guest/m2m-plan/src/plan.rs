@@ -312,13 +312,18 @@ struct Traced {
     program_hash: Word,
 }
 
-fn execute_and_trace(req: &PlanRun) -> Result<Traced, PlanError> {
-    let options = options(req.max_cycles)?;
+/// The assembled program and a processor loaded with the request's inputs and advice.
+fn load(req: &PlanRun, options: ExecutionOptions) -> Result<(Program, FastProcessor), PlanError> {
     let inputs = stack_inputs(&req.stack_inputs)?;
     let advice = advice_inputs(&req.advice_map)?;
     let program = assemble(&req.masm)?;
     let processor = FastProcessor::new_with_options(inputs, advice, options)
         .map_err(|e| invalid(format!("advice inputs: {e}")))?;
+    Ok((program, processor))
+}
+
+fn execute_and_trace(req: &PlanRun) -> Result<Traced, PlanError> {
+    let (program, processor) = load(req, options(req.max_cycles)?)?;
     let trace_inputs = processor
         .execute_trace_inputs_sync(&program, &mut host())
         .map_err(|e| execution_error(&e))?;
@@ -460,15 +465,8 @@ pub fn profile(req: &PlanRun) -> Result<std::collections::BTreeMap<u32, (u64, u6
         }
     }
 
-    let options = options(req.max_cycles)?.with_tracing(true);
-    let processor = FastProcessor::new_with_options(
-        stack_inputs(&req.stack_inputs)?,
-        advice_inputs(&req.advice_map)?,
-        options,
-    )
-    .map_err(|e| invalid(format!("advice inputs: {e}")))?;
+    let (program, processor) = load(req, options(req.max_cycles)?.with_tracing(true))?;
     let mut host = host().with_debug_handler(Regions::default());
-    let program = assemble(&req.masm)?;
     processor
         .execute_sync(&program, &mut host)
         .map_err(|e| execution_error(&e))?;
