@@ -465,7 +465,11 @@ export class EscrowSettlement {
       try {
         switch (record.state) {
           case 'preparing':
-            await this.finishPrepare(record);
+            // A resumed PREPARE the ledger refuses (e.g. the buyer withdrew meanwhile) ends
+            // `failed` with the reason on the record; the other open payments still get their tick.
+            await this.finishPrepare(record).catch((error: unknown) => {
+              if (this.get(record.id)?.state !== 'failed') throw error;
+            });
             break;
           case 'prepared':
             if (now > record.proofDeadline)

@@ -222,7 +222,24 @@ describe('settlement invariant (property, two nodes)', () => {
           await pair.close();
         },
       ),
-      { numRuns: 25 },
+      {
+        numRuns: 25,
+        examples: [
+          // Found by CI: the escrow crashes after journaling a PREPARE the buyer can no longer
+          // cover (withdrawals came first); the resumed PREPARE must end `failed`, not throw
+          // out of tick.
+          [
+            'verify',
+            [
+              { kind: 'crash', step: 'prepare:journaled' },
+              { kind: 'withdraw', amount: 393 },
+              { kind: 'challenge', which: 0 },
+              { kind: 'withdraw', amount: 264 },
+              { kind: 'pay', amount: 344, deadline: 1 },
+            ],
+          ],
+        ],
+      },
     );
   }, 240_000);
 });
