@@ -4,7 +4,7 @@
 //!
 //! The request is the JSON of `m2m-prover plan-run` (masm, stackInputs, adviceMap, maxCycles).
 
-use m2m_plan::plan::{profile, PlanRun};
+use m2m_plan::plan::{profile, PlanRun, MAX_PLAN_CYCLES};
 
 fn numbers(v: &serde_json::Value) -> Vec<u64> {
     v.as_array()
@@ -40,7 +40,9 @@ fn main() {
         masm: req["masm"].as_str().expect("masm").to_string(),
         stack_inputs: numbers(&req["stackInputs"]),
         advice_map,
-        max_cycles: req["maxCycles"].as_u64().unwrap_or(20_000_000) as u32,
+        max_cycles: req["maxCycles"]
+            .as_u64()
+            .map_or(MAX_PLAN_CYCLES, |n| n as u32),
     };
     let regions = profile(&run).unwrap_or_else(|e| panic!("{}: {}", e.code, e.message));
     println!("| region | cycles | entered |");

@@ -440,8 +440,7 @@ pub fn verify(
 /// Marker ids come in pairs: an even id `2k` opens region `k`, the odd id `2k + 1` closes it.
 /// A close pairs with the latest open of the same region; each region gets its inclusive
 /// cycles and the number of times it was entered.
-/// Markers are decorators: they add no cycles, but they change the MAST root, so profile a
-/// marked copy of a program.
+/// Markers are decorators: they change neither the MAST root nor the cycle count.
 pub fn profile(req: &PlanRun) -> Result<std::collections::BTreeMap<u32, (u64, u64)>, PlanError> {
     use miden_processor::{DebugHandler, ProcessorState, TraceError};
 
