@@ -61,7 +61,8 @@ describe('plan programs compute exactly what the reference executor computes', (
       prepared.witness.advice,
     );
     const vmOutput = run.stackOutputs.slice(0, 4).map(BigInt);
-    // The padded length is the next power of two of the longest trace part.
+    // The padded length is the next power of two of the longest trace segment (the chiplets
+    // share one, so their rows add up).
     const { main, range, hash, bitwise, memory } = run.traceRows;
     expect(main).toBe(run.cycles);
     const longest = Math.max(main, range, hash + bitwise + memory + 1);

@@ -37,7 +37,10 @@ export interface PlanProof {
   traceRows: TraceRows;
 }
 
-/** Unpadded rows of each trace part: the longest sets the padded trace length. */
+/**
+ * Unpadded rows of each trace part. The chiplets share one segment: the padded trace length is
+ * the next power of two of max(main, range, hash + bitwise + memory + 1).
+ */
 export interface TraceRows {
   main: number;
   range: number;

@@ -109,14 +109,16 @@ pub struct RunOutput {
     pub cycles: usize,
     /// Padded trace length (power of two, chiplets included): what proving costs.
     pub trace_length: usize,
-    /// Unpadded rows of each trace part; the longest one sets `trace_length`.
+    /// Unpadded rows of each trace part (see [`TraceRows`] for how they set `trace_length`).
     pub rows: TraceRows,
     /// MAST root of the program.
     pub program_hash: Word,
 }
 
-/// Unpadded row counts of the trace parts (the padded length is the next power of two of the
-/// largest). Tells whether a program is bound by its cycles or by a chiplet.
+/// Unpadded row counts of the trace parts. The chiplets share one segment, so the padded length
+/// is the next power of two of max(main, range, hash + bitwise + memory + 1) (kernel ROM and ACE
+/// rows, unused by plan programs, add to the chiplets too). Tells whether a program is bound by
+/// its cycles or by its chiplets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TraceRows {
     /// Main trace (VM cycles).
